@@ -1,0 +1,38 @@
+"""Fingerprints of media: PDQ (perceptual) and MD5/SHA-256 (exact)."""
+
+from rempart.signals.compute import ImageSignals, compute_image_signals
+from rempart.signals.exact import ExactHash, md5_of, sha256_of
+from rempart.signals.pdq import (
+    DIHEDRAL_NAMES,
+    MATCH_THRESHOLD,
+    MAX_THRESHOLD,
+    QUALITY_FLOOR,
+    PdqHash,
+    hamming_hex,
+    hamming_packed,
+    pack_hex,
+    pdq_dihedral,
+    pdq_hash,
+)
+from rempart.signals.registry import SIGNAL_TYPES, Signal, parse_signal
+
+__all__ = [
+    "DIHEDRAL_NAMES",
+    "MATCH_THRESHOLD",
+    "MAX_THRESHOLD",
+    "QUALITY_FLOOR",
+    "SIGNAL_TYPES",
+    "ExactHash",
+    "ImageSignals",
+    "PdqHash",
+    "Signal",
+    "compute_image_signals",
+    "hamming_hex",
+    "hamming_packed",
+    "md5_of",
+    "pack_hex",
+    "parse_signal",
+    "pdq_dihedral",
+    "pdq_hash",
+    "sha256_of",
+]
