@@ -1,0 +1,97 @@
+"""The interface every Hamming-space index of 256-bit hashes implements.
+
+An index knows integer ids and packed hashes (``uint8`` arrays of shape (n, 32), the byte order
+of the hex form, as ``PdqHash.packed()`` gives), nothing of banks, cases or thresholds policy:
+it returns every stored hash within ``max_distance`` of a query, exactly, and the caller
+(``rempart.matching``) decides what a hit means.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Protocol, Self
+
+import numpy as np
+from numpy.typing import NDArray
+
+HASH_BYTES = 32
+DEFAULT_MAX_DISTANCE = 31
+MAX_DISTANCE = 63
+
+
+@dataclass(frozen=True, slots=True)
+class RangeHits:
+    """Hits of a batch range search as parallel arrays, one entry per (query, stored hash) pair.
+
+    Iterating yields ``(query_no, id, distance)`` tuples of Python ints.
+    """
+
+    query_no: NDArray[np.int64]
+    ids: NDArray[np.int64]
+    distances: NDArray[np.int32]
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __iter__(self) -> Iterator[tuple[int, int, int]]:
+        return zip(self.query_no.tolist(), self.ids.tolist(), self.distances.tolist(), strict=True)
+
+    @classmethod
+    def empty(cls) -> RangeHits:
+        return cls(
+            np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int32)
+        )
+
+
+class HammingIndex(Protocol):
+    """Exact range search over 256-bit hashes with integer ids.
+
+    ``add`` takes ids that are not in the index yet (``ValueError`` otherwise) and hashes of
+    shape (n, 32) ``uint8``; ``remove`` ignores unknown ids and returns how many it removed.
+    ``range_search`` returns every stored hash within ``max_distance`` (0-63) of each query,
+    and nothing beyond it. Implementations are not thread-safe for writes: callers serialise
+    ``add``/``remove`` against searches.
+    """
+
+    def add(self, ids: NDArray[np.int64], hashes: NDArray[np.uint8]) -> None: ...
+
+    def remove(self, ids: NDArray[np.int64]) -> int: ...
+
+    def range_search(
+        self, queries: NDArray[np.uint8], max_distance: int = DEFAULT_MAX_DISTANCE
+    ) -> RangeHits: ...
+
+    def __len__(self) -> int: ...
+
+    def save(self, path: str | os.PathLike[str]) -> None: ...
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> Self: ...
+
+
+def check_hashes(
+    ids: NDArray[np.int64], hashes: NDArray[np.uint8]
+) -> tuple[NDArray[np.int64], NDArray[np.uint8]]:
+    """Validate and normalise an ``add`` batch."""
+    ids = np.asarray(ids, dtype=np.int64).reshape(-1)
+    hashes = np.asarray(hashes, dtype=np.uint8)
+    if hashes.ndim != 2 or hashes.shape[1] != HASH_BYTES:
+        raise ValueError(f"hashes must have shape (n, {HASH_BYTES})")
+    if len(ids) != len(hashes):
+        raise ValueError("ids and hashes must have the same length")
+    if len(np.unique(ids)) != len(ids):
+        raise ValueError("ids in one batch must be distinct")
+    return ids, np.ascontiguousarray(hashes)
+
+
+def check_queries(queries: NDArray[np.uint8], max_distance: int) -> NDArray[np.uint8]:
+    queries = np.asarray(queries, dtype=np.uint8)
+    if queries.ndim == 1:
+        queries = queries.reshape(1, -1)
+    if queries.ndim != 2 or queries.shape[1] != HASH_BYTES:
+        raise ValueError(f"queries must have shape (n, {HASH_BYTES})")
+    if not 0 <= max_distance <= MAX_DISTANCE:
+        raise ValueError(f"max_distance must be 0-{MAX_DISTANCE}")
+    return np.ascontiguousarray(queries)
