@@ -45,6 +45,17 @@ _ORIENT = {
     8: Image.Transpose.ROTATE_90,
 }
 
+_MAGIC = (
+    (b"\xff\xd8\xff", "JPEG"),
+    (b"\x89PNG\r\n\x1a\n", "PNG"),
+    (b"GIF87a", "GIF"),
+    (b"GIF89a", "GIF"),
+    (b"BM", "BMP"),
+    (b"II*\x00", "TIFF"),
+    (b"MM\x00*", "TIFF"),
+)
+_HEIF_BRANDS = {b"heic", b"heix", b"hevc", b"heim", b"heis", b"mif1", b"msf1", b"avif", b"avis"}
+
 # Extreme aspect ratios must not collapse a side below this when reducing to the working size.
 _MIN_REDUCED_SIDE = 32
 
@@ -141,6 +152,9 @@ def _open(data: bytes) -> Image.Image:
     try:
         return Image.open(io.BytesIO(data), formats=IMAGE_FORMATS)
     except UnidentifiedImageError as exc:
+        known = sniff_format(data)
+        if known:
+            raise CorruptMedia(f"looks like {known} but its header is invalid") from exc
         raise UnsupportedFormat(
             "not an image in a supported format (JPEG, PNG, WebP, GIF, BMP, TIFF, HEIC, AVIF)"
         ) from exc
@@ -148,6 +162,18 @@ def _open(data: bytes) -> Image.Image:
         raise TooLarge(f"declared image size is too large: {exc}") from exc
     except Exception as exc:  # a recognised header whose contents are inconsistent
         raise CorruptMedia(f"image header cannot be read: {_reason(exc)}") from exc
+
+
+def sniff_format(data: bytes) -> str | None:
+    """The image format announced by the first bytes, whether or not the rest is valid."""
+    for magic, name in _MAGIC:
+        if data.startswith(magic):
+            return name
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "WebP"
+    if data[4:8] == b"ftyp" and data[8:12] in _HEIF_BRANDS:
+        return "HEIF/AVIF"
+    return None
 
 
 def _check_size(size: tuple[int, int], limits: MediaLimits) -> None:

@@ -1,0 +1,111 @@
+"""PDQ values: parsing, formatting, distances on hex and on packed arrays."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from rempart.errors import InvalidSignal
+from rempart.signals import (
+    MATCH_THRESHOLD,
+    QUALITY_FLOOR,
+    ExactHash,
+    PdqHash,
+    hamming_hex,
+    hamming_packed,
+    md5_of,
+    pack_hex,
+    parse_signal,
+    pdq_hash,
+    sha256_of,
+)
+from tests.media.images import textured
+
+hex_hashes = st.binary(min_size=32, max_size=32).map(bytes.hex)
+
+
+@given(hex_hashes, st.integers(0, 100))
+def test_hex_round_trip(value: str, quality: int) -> None:
+    parsed = PdqHash.from_hex(value.upper(), quality)
+
+    assert parsed.hex == value
+    assert parse_signal(parsed.to_json()) == parsed
+
+
+@given(hex_hashes, hex_hashes)
+def test_distance_helpers_agree(a: str, b: str) -> None:
+    expected = bin(int(a, 16) ^ int(b, 16)).count("1")
+
+    assert hamming_hex(a, b) == expected
+    assert PdqHash.from_hex(a).distance(PdqHash.from_hex(b)) == expected
+    assert int(hamming_packed(pack_hex([a]), pack_hex([b]))[0]) == expected
+
+
+def test_packed_distances_broadcast_over_a_bank() -> None:
+    rng = np.random.default_rng(1)
+    bank = rng.integers(0, 256, (50, 32), dtype=np.uint8)
+    query = bank[7].copy()
+    query[0] ^= 0b0000_0111
+
+    distances = hamming_packed(bank, query)
+
+    assert distances.shape == (50,)
+    assert distances[7] == 3
+    with pytest.raises(ValueError):
+        hamming_packed(bank[:, :16], query)
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"type": "pdq", "value": "abc", "quality": 90},
+        {"type": "pdq", "value": "z" * 64, "quality": 90},
+        {"type": "pdq", "value": "0" * 64, "quality": 101},
+        {"type": "pdq", "value": "0" * 64, "quality": "high"},
+        {"type": "pdq", "value": "0" * 64},
+        {"type": "pdq", "quality": 90},
+        {"type": "md5", "value": "0" * 31},
+        {"type": "sha256", "value": "g" * 64},
+        {"type": "sha256", "value": 12},
+        {"type": "phash", "value": "0" * 16},
+        {"value": "0" * 64},
+        ["pdq", "0" * 64],
+    ],
+)
+def test_malformed_signals_raise_invalid_signal(bad: object) -> None:
+    with pytest.raises(InvalidSignal):
+        parse_signal(bad)
+
+
+def test_exact_hashes_of_bytes() -> None:
+    data = b"rempart"
+
+    # Known digests of b"rempart", as any other tool computes them.
+    assert md5_of(data) == ExactHash("md5", "5fc23b19c559c9b2837deb06605f3c9c")
+    assert sha256_of(data).value == (
+        "a28d5695f6ba4c791c6bc511c575903eac30009af7c6d56135cd3b8129d4613d"
+    )
+    assert parse_signal({"type": "sha256", "value": sha256_of(data).value.upper()}) == sha256_of(
+        data
+    )
+
+
+def test_near_copies_match_and_unrelated_images_do_not() -> None:
+    a = np.asarray(textured(400, 300, seed=1))
+    b = np.asarray(textured(400, 300, seed=2))
+    noisy = np.clip(a.astype(int) + np.random.default_rng(0).normal(0, 6, a.shape), 0, 255)
+
+    original = pdq_hash(a)
+    assert original.quality >= QUALITY_FLOOR
+    assert original.distance(pdq_hash(noisy.astype(np.uint8))) <= MATCH_THRESHOLD
+    assert pdq_hash(np.ascontiguousarray(a[:, ::-1])).distance(original) > MATCH_THRESHOLD
+    assert pdq_hash(b).distance(original) > 0
+
+
+def test_pdq_refuses_what_is_not_an_rgb_array() -> None:
+    with pytest.raises(ValueError):
+        pdq_hash(np.zeros((10, 10), dtype=np.uint8))
+    with pytest.raises(ValueError):
+        pdq_hash(np.zeros((10, 10, 3), dtype=np.float32))  # type: ignore[arg-type]
