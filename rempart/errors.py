@@ -11,7 +11,13 @@ to a status and ``{"error": {"code", "message"}}``, the bot to a log line. Nothi
     │   ├── TooLarge               over a configured size, pixel or duration limit
     │   ├── TooSmall               decodes, but too few pixels to fingerprint
     │   └── Unreadable             a path that is missing, a folder or not readable
-    └── InvalidSignal              a signal value that does not parse (bad hex, quality, type)
+    ├── InvalidSignal              a signal value that does not parse (bad hex, quality, type)
+    ├── InvalidRequest             a well-formed request rempart refuses (flat photo, bad file)
+    ├── NotFound                   no such case, bank, key or webhook (or not yours to see)
+    ├── Conflict                   the thing exists already, or is in a state that forbids this
+    ├── Unauthorized               no credentials, or wrong ones (API key, case PIN)
+    ├── Forbidden                  valid credentials without the needed scope
+    └── RateLimited                too many requests or PIN attempts; ``retry_after`` seconds
 """
 
 from __future__ import annotations
@@ -67,3 +73,43 @@ class InvalidSignal(RempartError):
     """A malformed signal: wrong length, not hex, quality out of range, unknown type."""
 
     code = "invalid_signal"
+
+
+class InvalidRequest(RempartError):
+    """The request is well formed but cannot be accepted as it is (the message says why)."""
+
+    code = "invalid_request"
+
+
+class NotFound(RempartError):
+    """No such resource, or one the caller may not see (the two are not distinguished)."""
+
+    code = "not_found"
+
+
+class Conflict(RempartError):
+    """The resource already exists, or its state forbids the operation."""
+
+    code = "conflict"
+
+
+class Unauthorized(RempartError):
+    """Missing or wrong credentials."""
+
+    code = "unauthorized"
+
+
+class Forbidden(RempartError):
+    """Valid credentials that lack the scope the operation needs."""
+
+    code = "forbidden"
+
+
+class RateLimited(RempartError):
+    """Too many requests or failed PIN attempts; retry after ``retry_after`` seconds."""
+
+    code = "rate_limited"
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = max(1, retry_after)

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rempart.errors import InvalidSignal, RempartError
-from rempart.signals import ExactHash, ImageSignals, PdqHash
+from rempart.signals import ExactHash, ImageSignals, PdqHash, Signal, parse_signal
 
 CSV_COLUMNS = (
     "path",
@@ -124,6 +124,14 @@ def read_records(text: str, source: str) -> Iterator[HashRecord]:
             yield parse_record({key: value for key, value in row.items() if value})
         except InvalidSignal as exc:
             raise InvalidSignal(f"{source}:{number}: {exc.message}") from exc
+
+
+def record_signals(record: HashRecord) -> list[Signal]:
+    """The signals a record carries, ready for a bank or a case."""
+    found: list[Signal] = list(record.pdq)
+    found += [digest for digest in (record.md5, record.sha256) if digest is not None]
+    found += [parse_signal(value) for value in record.extra.values()]
+    return found
 
 
 def _quality(value: Any) -> int:

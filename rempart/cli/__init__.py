@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from rempart.cli.hashing import compare_command, demo_command, hash_command, match_command
+from rempart.cli.service import admin_app, db_app, serve_command
 
 app = typer.Typer(
     name="rempart",
@@ -17,6 +18,9 @@ app.command("hash")(hash_command)
 app.command("compare")(compare_command)
 app.command("match")(match_command)
 app.command("demo")(demo_command)
+app.command("serve")(serve_command)
+app.add_typer(db_app, name="db")
+app.add_typer(admin_app, name="admin")
 
 
 def main() -> None:

@@ -14,7 +14,7 @@ from rempart.signals.pdq import (
     pdq_dihedral,
     pdq_hash,
 )
-from rempart.signals.registry import SIGNAL_TYPES, Signal, parse_signal
+from rempart.signals.registry import SIGNAL_TYPES, Signal, parse_signal, signal_type_of
 
 __all__ = [
     "DIHEDRAL_NAMES",
@@ -35,4 +35,5 @@ __all__ = [
     "pdq_dihedral",
     "pdq_hash",
     "sha256_of",
+    "signal_type_of",
 ]

@@ -18,6 +18,13 @@ Signal = PdqHash | ExactHash
 SIGNAL_TYPES: tuple[str, ...] = ("pdq", "md5", "sha256")
 
 
+def signal_type_of(signal: Signal) -> str:
+    """The wire ``type`` of a parsed signal."""
+    if isinstance(signal, ExactHash):
+        return signal.kind
+    return str(type(signal).TYPE)
+
+
 def parse_signal(obj: Any) -> Signal:
     """Parse one wire signal; raises ``InvalidSignal`` with a message naming what is wrong."""
     if not isinstance(obj, dict):

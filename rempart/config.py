@@ -1,0 +1,86 @@
+"""Settings from ``REMPART_*`` environment variables, with defaults that run on a laptop.
+
+Nothing reads the environment at import time: ``Settings()`` is built by the entry points
+(``rempart serve``, ``rempart bot``, the CLI) and handed down.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from rempart.media import MediaLimits
+
+
+def default_data_dir() -> Path:
+    return Path.home() / ".local" / "share" / "rempart"
+
+
+class Settings(BaseSettings):
+    """Every knob of the service, the bot and the CLI; see docs/configuration.md."""
+
+    model_config = SettingsConfigDict(env_prefix="REMPART_", extra="ignore")
+
+    data_dir: Path = Field(default_factory=default_data_dir)
+    database_url: str | None = None
+    environment: str = "development"
+
+    # Media accepted by /v1/match/file and the bot.
+    max_upload_bytes: int = 50 * 1024 * 1024
+    max_pixels: int = 100_000_000
+
+    # The bank that holds victims' cases (created at start, shared with every platform).
+    cases_bank: str = "cases"
+    # How often each worker applies changes made through other workers (seconds).
+    sync_interval: float = 0.2
+
+    # Brute-force protection on case PINs: lockout after this many failures, doubling.
+    pin_max_failures: int = 5
+    pin_lockout_seconds: int = 60
+    pin_lockout_max_seconds: int = 24 * 3600
+
+    # Requests per minute.
+    rate_limit_per_key: int = 120_000
+    rate_limit_cases_per_ip: int = 60
+
+    # Webhook delivery: attempts and the cap of the exponential backoff (seconds).
+    webhook_max_attempts: int = 12
+    webhook_max_backoff: int = 3600
+    webhook_timeout: float = 10.0
+
+    # Where the API key created on first start is written (mode 0600).
+    admin_key_file: Path | None = None
+
+    # Signs sighting tokens; generated and kept under data_dir when not given.
+    secret_key: str | None = None
+
+    @field_validator("max_upload_bytes", "max_pixels", "pin_max_failures")
+    @classmethod
+    def _positive(cls, value: int) -> int:
+        if value < 1:
+            raise ValueError("must be at least 1")
+        return value
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        """The database URL, defaulting to a SQLite file in ``data_dir``."""
+        if self.database_url:
+            url = self.database_url
+            if url.startswith("postgresql://"):
+                url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+            return url
+        return f"sqlite:///{self.data_dir / 'rempart.db'}"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.sqlalchemy_url.startswith("sqlite")
+
+    @property
+    def media_limits(self) -> MediaLimits:
+        return MediaLimits(max_bytes=self.max_upload_bytes, max_pixels=self.max_pixels)
+
+    @property
+    def key_file(self) -> Path:
+        return self.admin_key_file or self.data_dir / "admin-api-key"

@@ -1,0 +1,105 @@
+"""Per-signal-type lookup structures behind the match engine.
+
+Each kind keeps its own structure keyed by the store's signal id and answers "which stored
+signals are candidates for this query signal?". Bank thresholds, visibility and actions are
+applied by the engine, not here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+
+from rempart.index import HammingIndex
+from rempart.signals import MAX_THRESHOLD, QUALITY_FLOOR, ExactHash, PdqHash, Signal
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """A stored signal that a query signal hits.
+
+    ``review_only`` marks weaker evidence that a human must look at whatever the bank's action.
+    """
+
+    signal_id: int
+    distance: int
+    match_type: str
+    review_only: bool = False
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+class SignalKind(Protocol):
+    """The lookup structure for one signal type."""
+
+    def add(self, entries: list[tuple[int, Signal]]) -> None: ...
+
+    def remove(self, signal_ids: list[int]) -> None: ...
+
+    def candidates(self, query: Signal, radius: int) -> list[Candidate]: ...
+
+    def __len__(self) -> int: ...
+
+
+class ExactKind:
+    """MD5 or SHA-256 equality: a dict from digest to signal ids."""
+
+    def __init__(self) -> None:
+        self._ids: dict[str, set[int]] = {}
+        self._digest_of: dict[int, str] = {}
+
+    def __len__(self) -> int:
+        return len(self._digest_of)
+
+    def add(self, entries: list[tuple[int, Signal]]) -> None:
+        for signal_id, signal in entries:
+            assert isinstance(signal, ExactHash)
+            self._ids.setdefault(signal.value, set()).add(signal_id)
+            self._digest_of[signal_id] = signal.value
+
+    def remove(self, signal_ids: list[int]) -> None:
+        for signal_id in signal_ids:
+            digest = self._digest_of.pop(signal_id, None)
+            if digest is not None:
+                holders = self._ids[digest]
+                holders.discard(signal_id)
+                if not holders:
+                    del self._ids[digest]
+
+    def candidates(self, query: Signal, radius: int) -> list[Candidate]:
+        assert isinstance(query, ExactHash)
+        return [Candidate(sid, 0, "exact") for sid in sorted(self._ids.get(query.value, ()))]
+
+
+class PdqKind:
+    """PDQ hashes in a Hamming index. Hashes under the quality floor are neither indexed nor
+    searched: a flat picture's hash would match other flat pictures."""
+
+    def __init__(self, index: HammingIndex) -> None:
+        self._index = index
+
+    def __len__(self) -> int:
+        return len(self._index)
+
+    def add(self, entries: list[tuple[int, Signal]]) -> None:
+        usable = [
+            (sid, signal)
+            for sid, signal in entries
+            if isinstance(signal, PdqHash) and signal.quality >= QUALITY_FLOOR
+        ]
+        if usable:
+            ids = np.fromiter((sid for sid, _ in usable), dtype=np.int64, count=len(usable))
+            hashes = np.frombuffer(b"".join(s.bits for _, s in usable), dtype=np.uint8)
+            self._index.add(ids, hashes.reshape(-1, 32))
+
+    def remove(self, signal_ids: list[int]) -> None:
+        if signal_ids:
+            self._index.remove(np.asarray(signal_ids, dtype=np.int64))
+
+    def candidates(self, query: Signal, radius: int) -> list[Candidate]:
+        assert isinstance(query, PdqHash)
+        if query.quality < QUALITY_FLOOR:
+            return []
+        hits = self._index.range_search(query.packed()[None, :], min(radius, MAX_THRESHOLD))
+        return [Candidate(sid, distance, "near") for _, sid, distance in hits]
