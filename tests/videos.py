@@ -1,0 +1,126 @@
+"""Test videos made with PyAV from the shared photos: small, short and deterministic.
+
+Frames are 160x120 at 10 frames/s unless said otherwise, so a 60 s video encodes in well under
+a second. Every scene is a slow pan across one photo, so each second of a video shows different
+pixels (as real footage does) and clips can be located in time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+from numpy.typing import NDArray
+from PIL import Image
+
+WIDTH, HEIGHT = 160, 120
+FPS = 10
+
+Frame = NDArray[np.uint8]
+
+
+def pan(
+    photo: Path, seconds: float, fps: int = FPS, size: tuple[int, int] = (WIDTH, HEIGHT)
+) -> Iterator[Frame]:
+    """Frames panning left to right across ``photo`` (scaled to twice the frame width)."""
+    width, height = size
+    picture = Image.open(photo).convert("RGB").resize((width * 2, height))
+    pixels = np.asarray(picture)
+    count = round(seconds * fps)
+    for number in range(count):
+        left = round(number * width / max(count - 1, 1))
+        yield np.ascontiguousarray(pixels[:, left : left + width])
+
+
+def scenes(photos: Sequence[Path], seconds_each: float, fps: int = FPS) -> Iterator[Frame]:
+    """One pan per photo, back to back."""
+    for photo in photos:
+        yield from pan(photo, seconds_each, fps)
+
+
+def black(
+    seconds: float, fps: int = FPS, size: tuple[int, int] = (WIDTH, HEIGHT)
+) -> Iterator[Frame]:
+    for _ in range(round(seconds * fps)):
+        yield np.zeros((size[1], size[0], 3), dtype=np.uint8)
+
+
+def write_video(
+    path: Path,
+    frames: Iterable[Frame],
+    fps: int = FPS,
+    codec: str = "libx264",
+    size: tuple[int, int] | None = None,
+    bit_rate: int | None = None,
+    options: dict[str, str] | None = None,
+) -> Path:
+    """Encode ``frames`` (RGB arrays) into ``path``; the container comes from the suffix.
+
+    ``size`` rescales every frame; ``bit_rate`` (bits/s) replaces the encoder's quality default.
+    """
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream(codec, rate=Fraction(fps))
+        stream.pix_fmt = "yuv420p"
+        if options:
+            stream.options = options
+        if bit_rate:
+            stream.bit_rate = bit_rate
+        configured = False
+        for pixels in frames:
+            frame = av.VideoFrame.from_ndarray(pixels, format="rgb24")
+            if size is not None:
+                frame = frame.reformat(width=size[0], height=size[1])
+            if not configured:
+                stream.width, stream.height = frame.width, frame.height
+                configured = True
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return path
+
+
+def decoded_frames(
+    path: Path, start_s: float = 0.0, end_s: float = float("inf")
+) -> Iterator[Frame]:
+    """Every frame of a video between two times (seconds from the start), as RGB arrays."""
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        first: float | None = None
+        for frame in container.decode(stream):
+            moment = float(frame.time or 0.0)
+            first = moment if first is None else first
+            if start_s <= moment - first < end_s:
+                yield frame.to_ndarray(format="rgb24")
+
+
+def write_animation(path: Path, frames: Iterable[Frame], delay_ms: int, fmt: str) -> Path:
+    """An animated GIF or WebP of ``frames``, each shown ``delay_ms``."""
+    images = [Image.fromarray(pixels) for pixels in frames]
+    images[0].save(
+        path, format=fmt, save_all=True, append_images=images[1:], duration=delay_ms, loop=0
+    )
+    return path
+
+
+def write_audio_only(path: Path, seconds: float = 1.0) -> Path:
+    """An AAC track in an MP4 (``.m4a``) container, no video stream: a tone."""
+    rate = 16000
+    with av.open(str(path), "w", format="mp4") as container:
+        stream = container.add_stream("aac", rate=rate)
+        samples = np.sin(np.arange(int(seconds * rate)) * 0.05).astype(np.float32)
+        for start in range(0, len(samples), 1024):
+            chunk = samples[start : start + 1024].reshape(1, -1)
+            frame = av.AudioFrame.from_ndarray(
+                np.ascontiguousarray(chunk), format="fltp", layout="mono"
+            )
+            frame.sample_rate = rate
+            frame.pts = start
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return path
