@@ -93,3 +93,23 @@ def test_case_signals_are_the_cli_signals(
             "quality": browser["quality"],
         }
         assert [s["value"] for s in browser["signals"][-2:]] == [python["md5"], python["sha256"]]
+
+
+def test_hashing_runs_in_a_worker(harness: Page, web_server: WebServer) -> None:
+    path = PDQ_REFERENCE / "exif-rotn" / "exif-rotn-6.jpg"
+    record = harness.evaluate(
+        """async (url) => {
+            const file = new File([await (await fetch(url)).blob()], "exif-rotn-6.jpg");
+            const worker = new Worker("/pages/hash-worker.js", { type: "module" });
+            const answer = new Promise((resolve) => { worker.onmessage = (e) => resolve(e.data); });
+            worker.postMessage(file);
+            const record = await answer;
+            worker.terminate();
+            return record;
+        }""",
+        web_server.shared_url(path),
+    )
+    python = hash_path(str(path))
+    keys = ("md5", "sha256", "width", "height", "orientation")
+    assert {k: record.get(k) for k in keys} == {k: python[k] for k in keys}
+    assert all(row.distance <= DECODER_BAR_BITS for row in compare(path.name, python, record))
