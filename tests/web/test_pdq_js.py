@@ -146,7 +146,7 @@ def test_png_photos_give_the_same_records(
 def variants(web_server: WebServer, photos: list[Path]) -> list[Path]:
     """Files that take every path around PDQ: orientations in three containers (PNG and
     lossless WebP, plus JPEG), an XMP-only orientation, large and extremely long images,
-    transparency."""
+    transparency, GIF and BMP."""
     folder = web_server.generated / "variants"
     folder.mkdir()
     base = Image.open(photos[3]).convert("RGB")
@@ -169,6 +169,8 @@ def variants(web_server: WebServer, photos: list[Path]) -> list[Path]:
     written["palette-transparent.png"] = encode(
         base.quantize(64), "PNG", transparency=0, compress_level=1
     )
+    written["palette-transparent.gif"] = encode(base.quantize(64), "GIF", transparency=0)
+    written["photo.bmp"] = encode(base, "BMP")
     paths = []
     for name, data in written.items():
         path = folder / name
