@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from playwright.sync_api import Page
 
+from rempart.scan import hash_path
 from rempart.signals import PdqHash
 
 
@@ -45,6 +49,17 @@ def compare(name: str, python: dict[str, Any], browser: dict[str, Any]) -> list[
             )
         )
     return rows
+
+
+def hash_both_ways(
+    page: Page, files: list[Path], url_of: Callable[[Path], str]
+) -> list[tuple[Path, dict[str, Any], dict[str, Any]]]:
+    """(file, `rempart hash` record, browser record) for each file. Python hashes in a thread
+    while the browser works, so the two sides share the machine's cores."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        python = pool.submit(lambda: [hash_path(str(file)) for file in files])
+        browser = hash_in_browser(page, [url_of(file) for file in files])
+        return list(zip(files, python.result(), browser, strict=True))
 
 
 def hash_in_browser(page: Page, urls: list[str], batch: int = 50) -> list[dict[str, Any]]:

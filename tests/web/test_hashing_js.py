@@ -17,7 +17,7 @@ from playwright.sync_api import Page
 from rempart.scan import hash_path
 from tests.conftest import PDQ_REFERENCE, SHARED
 from tests.web.conftest import WebServer
-from tests.web.parity import Compared, compare, hash_in_browser, report
+from tests.web.parity import Compared, compare, hash_both_ways, report
 
 DECODER_BAR_BITS = 10
 DECODER_BAR_SHARE = 0.95
@@ -39,8 +39,7 @@ def decoded_both_ways(
     harness: Page, web_server: WebServer, photos: list[Path]
 ) -> list[tuple[Path, dict[str, Any], dict[str, Any]]]:
     files = _reference_images() + photos[:FIRST_PHOTOS]
-    browser = hash_in_browser(harness, [web_server.shared_url(f) for f in files])
-    return [(f, hash_path(str(f)), b) for f, b in zip(files, browser, strict=True)]
+    return hash_both_ways(harness, files, web_server.shared_url)
 
 
 def test_every_image_is_hashed_except_formats_the_browser_cannot_decode(

@@ -22,7 +22,14 @@ from rempart.scan import hash_path
 from rempart.signals import pdq_hash
 from tests.media.images import encode, textured
 from tests.web.conftest import WebServer
-from tests.web.parity import Compared, compare, hash_in_browser, pdq_distance, report
+from tests.web.parity import (
+    Compared,
+    compare,
+    hash_both_ways,
+    hash_in_browser,
+    pdq_distance,
+    report,
+)
 
 IDENTICAL_SHARE = 0.99
 IDENTICAL_MAX_BITS = 2
@@ -80,8 +87,10 @@ def _assert_identical_bar(rows: list[Compared]) -> None:
 def _hash_both(
     harness: Page, server: WebServer, files: list[Path]
 ) -> list[tuple[str, dict[str, Any], dict[str, Any]]]:
-    browser = hash_in_browser(harness, [server.generated_url(f) for f in files])
-    return [(f.name, hash_path(str(f)), b) for f, b in zip(files, browser, strict=True)]
+    return [
+        (f.name, python, browser)
+        for f, python, browser in hash_both_ways(harness, files, server.generated_url)
+    ]
 
 
 def test_same_rgba_array_gives_the_same_hash(

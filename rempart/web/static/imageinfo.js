@@ -108,7 +108,10 @@ function readJpeg(b) {
   const found = { truncated: true };
   let at = 2;
   while (at + 4 <= b.length) {
-    if (b[at] !== 0xff) throw new RangeError("JPEG marker expected");
+    if (b[at] !== 0xff) {
+      at += 1; // junk between segments: skipped, as Pillow does
+      continue;
+    }
     const marker = b[at + 1];
     if (marker === 0xff) {
       at += 1; // fill byte
