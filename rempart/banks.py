@@ -102,7 +102,7 @@ def update_bank(session: Session, bank: Bank, actor: str, **changes: Any) -> Ban
     for key, value in values.items():
         setattr(bank, key, value)
     log_changes(session, "bank", bank_id=bank.id)
-    audit(session, actor, "bank.update", f"bank:{bank.name}", org_id=bank.org_id, **values)
+    audit(session, actor, "bank.update", f"bank:{bank.name}", org_id=bank.org_id, changes=values)
     return bank
 
 
@@ -131,7 +131,7 @@ def list_banks(session: Session, principal: Principal) -> list[tuple[Bank, int]]
         bank_id: count
         for bank_id, count in session.execute(
             select(SignalRow.bank_id, func.count()).group_by(SignalRow.bank_id)
-        ).tuples()
+        )
     }
     banks = session.scalars(
         select(Bank).where(Bank.org_id == principal.org_id).order_by(Bank.name)
@@ -162,7 +162,7 @@ def insert_signals(
                     select(SignalRow.type, SignalRow.value_key).where(
                         SignalRow.bank_id == bank.id, SignalRow.value_key.in_(keys)
                     )
-                ).tuples()
+                )
             }
             if len(keys) <= 5000
             else _bank_keys(session, bank.id)
@@ -192,7 +192,7 @@ def _bank_keys(session: Session, bank_id: int) -> set[tuple[str, str]]:
     return set(
         session.execute(
             select(SignalRow.type, SignalRow.value_key).where(SignalRow.bank_id == bank_id)
-        ).tuples()
+        )
     )
 
 
@@ -225,7 +225,7 @@ def remove_signals(session: Session, bank: Bank, signals: Sequence[Signal], acto
                 SignalRow.case_id.is_(None),
                 SignalRow.value_key.in_(values),
             )
-        ).tuples():
+        ):
             if (kind, key) in wanted:
                 ids.append(signal_id)
     if ids:
@@ -247,7 +247,7 @@ def bank_signals(session: Session, bank: Bank) -> Iterable[Signal]:
         select(SignalRow.type, SignalRow.value, SignalRow.quality)
         .where(SignalRow.bank_id == bank.id)
         .order_by(SignalRow.id)
-    ).tuples()
+    )
     for kind, value, quality in rows:
         yield decode_signal(kind, value, quality)
 

@@ -66,7 +66,7 @@ class ChangeSync:
                         .order_by(SignalRow.id)
                         .limit(_LOAD_BATCH)
                     )
-                    .tuples()
+                    
                     .all()
                 )
                 if not rows:
@@ -144,7 +144,7 @@ def _signal_rows(
                     SignalRow.value,
                     SignalRow.quality,
                 ).where(SignalRow.id.in_(ids[start : start + 5000]))
-            ).tuples()
+            )
         )
     return rows
 

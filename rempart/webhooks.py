@@ -74,13 +74,14 @@ def webhook_status(session: Session, org_id: int) -> list[WebhookStatus]:
     for hook in session.scalars(
         select(Webhook).where(Webhook.org_id == org_id).order_by(Webhook.id)
     ):
-        counts = dict(
-            session.execute(
+        counts: dict[str, int] = {
+            status: count
+            for status, count in session.execute(
                 select(WebhookDelivery.status, func.count())
                 .where(WebhookDelivery.webhook_id == hook.id)
                 .group_by(WebhookDelivery.status)
-            ).tuples()
-        )
+            )
+        }
         last_error = session.scalar(
             select(WebhookDelivery.last_error)
             .where(WebhookDelivery.webhook_id == hook.id, WebhookDelivery.last_error.is_not(None))

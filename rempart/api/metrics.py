@@ -24,6 +24,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 log = logging.getLogger("rempart.access")
 
+
+def _worker() -> bytes:
+    return str(os.getpid()).encode()
+
+
 REQUESTS = Counter("rempart_requests", "HTTP requests", ["method", "route", "status"])
 LATENCY = Histogram(
     "rempart_request_seconds",
@@ -71,6 +76,8 @@ class MetricsMiddleware:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
+                # Which worker answered: operators need it to debug a multi-worker deployment.
+                message.setdefault("headers", []).append((b"x-rempart-worker", _worker()))
             await send(message)
 
         try:
