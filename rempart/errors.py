@@ -12,6 +12,7 @@ to a status and ``{"error": {"code", "message"}}``, the bot to a log line. Nothi
     │   ├── TooSmall               decodes, but too few pixels to fingerprint
     │   └── Unreadable             a path that is missing, a folder or not readable
     ├── InvalidSignal              a signal value that does not parse (bad hex, quality, type)
+    ├── InvalidIndexFile           a saved index: damaged, not an index, or another format version
     ├── InvalidRequest             a well-formed request rempart refuses (flat photo, bad file)
     ├── NotFound                   no such case, bank, key or webhook (or not yours to see)
     ├── Conflict                   the thing exists already, or is in a state that forbids this
@@ -73,6 +74,12 @@ class InvalidSignal(RempartError):
     """A malformed signal: wrong length, not hex, quality out of range, unknown type."""
 
     code = "invalid_signal"
+
+
+class InvalidIndexFile(RempartError):
+    """A saved index file that is not one, has another format version, or is damaged."""
+
+    code = "invalid_index_file"
 
 
 class InvalidRequest(RempartError):

@@ -1,4 +1,4 @@
-"""Hamming-space indexes of 256-bit hashes: exact range search, snapshots."""
+"""Hamming-space indexes of 256-bit hashes: exact range search, memory-mapped snapshots."""
 
 from rempart.index.base import (
     DEFAULT_MAX_DISTANCE,
@@ -7,5 +7,18 @@ from rempart.index.base import (
     RangeHits,
 )
 from rempart.index.brute import BruteForceIndex
+from rempart.index.factory import BRUTE_FORCE_LIMIT, grown, load_index, new_index
+from rempart.index.mih import MihIndex
 
-__all__ = ["DEFAULT_MAX_DISTANCE", "MAX_DISTANCE", "BruteForceIndex", "HammingIndex", "RangeHits"]
+__all__ = [
+    "BRUTE_FORCE_LIMIT",
+    "DEFAULT_MAX_DISTANCE",
+    "MAX_DISTANCE",
+    "BruteForceIndex",
+    "HammingIndex",
+    "MihIndex",
+    "RangeHits",
+    "grown",
+    "load_index",
+    "new_index",
+]

@@ -23,9 +23,10 @@ MAX_DISTANCE = 63
 
 @dataclass(frozen=True, slots=True)
 class RangeHits:
-    """Hits of a batch range search as parallel arrays, one entry per (query, stored hash) pair.
+    """Hits of a batch range search as parallel arrays, one entry per (query, stored id) pair.
 
-    Iterating yields ``(query_no, id, distance)`` tuples of Python ints.
+    Sorted by query_no, then distance, then id (nearest first for each query). Iterating yields
+    ``(query_no, id, distance)`` tuples of Python ints.
     """
 
     query_no: NDArray[np.int64]
@@ -51,8 +52,9 @@ class HammingIndex(Protocol):
     ``add`` takes ids that are not in the index yet (``ValueError`` otherwise) and hashes of
     shape (n, 32) ``uint8``; ``remove`` ignores unknown ids and returns how many it removed.
     ``range_search`` returns every stored hash within ``max_distance`` (0-63) of each query,
-    and nothing beyond it. Implementations are not thread-safe for writes: callers serialise
-    ``add``/``remove`` against searches.
+    and nothing beyond it. ``entries`` returns every (id, hash) held, e.g. to move them into
+    another kind of index. Concurrent ``range_search`` calls are safe while nobody writes;
+    callers serialise ``add``/``remove``/``save`` against everything else.
     """
 
     def add(self, ids: NDArray[np.int64], hashes: NDArray[np.uint8]) -> None: ...
@@ -64,6 +66,8 @@ class HammingIndex(Protocol):
     ) -> RangeHits: ...
 
     def __len__(self) -> int: ...
+
+    def entries(self) -> tuple[NDArray[np.int64], NDArray[np.uint8]]: ...
 
     def save(self, path: str | os.PathLike[str]) -> None: ...
 
@@ -86,7 +90,16 @@ def check_hashes(
     return ids, np.ascontiguousarray(hashes)
 
 
+def sorted_hits(
+    query_no: NDArray[np.int64], ids: NDArray[np.int64], distances: NDArray[np.int32]
+) -> RangeHits:
+    """``RangeHits`` in their documented order: query_no, then distance, then id."""
+    order = np.lexsort((ids, distances, query_no))
+    return RangeHits(query_no[order], ids[order], distances[order])
+
+
 def check_queries(queries: NDArray[np.uint8], max_distance: int) -> NDArray[np.uint8]:
+    """Validate a query batch (one hash or (n, 32)) and ``max_distance`` (0-63)."""
     queries = np.asarray(queries, dtype=np.uint8)
     if queries.ndim == 1:
         queries = queries.reshape(1, -1)

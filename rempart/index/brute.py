@@ -1,7 +1,8 @@
-"""Brute-force range search: XOR and popcount against every stored hash.
+"""Brute-force range search: XOR and popcount against every stored hash, in NumPy.
 
-Exact by construction, so it is the oracle the faster indexes are tested against, and the
-right choice for small banks where building anything cleverer costs more than it saves.
+Exact by construction and independent of the C kernels, so it is the reference the faster
+index is tested against, and the right choice for small sets (a few thousand hashes) where
+building anything cleverer costs more than it saves.
 """
 
 from __future__ import annotations
@@ -12,19 +13,25 @@ from typing import Self
 import numpy as np
 from numpy.typing import NDArray
 
+from rempart.errors import InvalidIndexFile
 from rempart.index.base import (
     DEFAULT_MAX_DISTANCE,
     HASH_BYTES,
     RangeHits,
     check_hashes,
     check_queries,
+    sorted_hits,
 )
+from rempart.index.fileformat import read_snapshot, write_snapshot
 
-_FORMAT = b"RMPBF001"
+KIND = "brute"
 
 
 class BruteForceIndex:
-    """Every hash in one contiguous array; removal compacts it."""
+    """Every hash in one contiguous array; removal compacts it.
+
+    Concurrent ``range_search`` calls are safe while nobody writes.
+    """
 
     def __init__(self) -> None:
         self._ids = np.zeros(0, dtype=np.int64)
@@ -67,25 +74,25 @@ class BruteForceIndex:
                 found_d.append(distances[rows])
         if not found_q:
             return RangeHits.empty()
-        return RangeHits(np.concatenate(found_q), np.concatenate(found_i), np.concatenate(found_d))
+        return sorted_hits(
+            np.concatenate(found_q), np.concatenate(found_i), np.concatenate(found_d)
+        )
+
+    def entries(self) -> tuple[NDArray[np.int64], NDArray[np.uint8]]:
+        """Every (id, hash) held, as arrays of shape (n,) and (n, 32)."""
+        return self._ids, self._hashes
 
     def save(self, path: str | os.PathLike[str]) -> None:
-        """Write ``RMPBF001``, the count (little-endian u64), the ids (i64) then the hashes."""
-        with open(path, "wb") as handle:
-            handle.write(_FORMAT)
-            handle.write(np.uint64(len(self._ids)).tobytes())
-            handle.write(self._ids.astype("<i8").tobytes())
-            handle.write(self._hashes.tobytes())
+        """Write the ids and hashes in the format of ``rempart.index.fileformat`` (kind "brute")."""
+        write_snapshot(path, KIND, {}, {"ids": self._ids, "hashes": self._hashes})
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Self:
-        data = np.memmap(path, dtype=np.uint8, mode="r")
-        if bytes(data[:8]) != _FORMAT:
-            raise ValueError(f"{os.fspath(path)} is not a rempart brute-force index file")
-        count = int(np.frombuffer(bytes(data[8:16]), dtype="<u8")[0])
+        """Map a file written by ``save``; raises ``InvalidIndexFile`` if it is not one."""
+        arrays = read_snapshot(path, KIND).arrays
         index = cls()
-        start = 16
-        index._ids = np.frombuffer(data, dtype="<i8", count=count, offset=start).astype(np.int64)
-        index._hashes = np.asarray(data[start + 8 * count : start + 8 * count + HASH_BYTES * count])
-        index._hashes = index._hashes.reshape(count, HASH_BYTES)
+        try:
+            index._ids, index._hashes = check_hashes(arrays["ids"], arrays["hashes"])
+        except (KeyError, ValueError) as error:
+            raise InvalidIndexFile(f"{os.fspath(path)} is a damaged index ({error})") from error
         return index

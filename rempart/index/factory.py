@@ -1,0 +1,58 @@
+"""Which index to use: the choice the matching service makes, and growing from one to the other.
+
+``MihIndex`` answers any size (below its buffer limit it is a linear scan in C), so a service
+that may grow should start with ``new_index()`` and keep the index it gets. ``BruteForceIndex``
+(NumPy) stays the choice for sets known to stay small, such as the regions of one image;
+``grown`` moves such an index into a ``MihIndex`` once it passes ``BRUTE_FORCE_LIMIT``.
+"""
+
+from __future__ import annotations
+
+import os
+
+from rempart.errors import InvalidIndexFile
+from rempart.index.base import HammingIndex
+from rempart.index.brute import KIND as BRUTE_KIND
+from rempart.index.brute import BruteForceIndex
+from rempart.index.fileformat import read_snapshot
+from rempart.index.mih import KIND as MIH_KIND
+from rempart.index.mih import MihIndex
+
+# Up to this many hashes the NumPy brute force answers a query as fast as MihIndex (measured:
+# docs/index.md); above it, MihIndex wins and the gap grows linearly.
+BRUTE_FORCE_LIMIT = 2048
+
+
+def new_index(expected_size: int | None = None) -> HammingIndex:
+    """An empty index suited to ``expected_size`` hashes (unknown: it may grow large).
+
+    ``BruteForceIndex`` when the caller knows the set stays under ``BRUTE_FORCE_LIMIT``,
+    ``MihIndex`` otherwise.
+    """
+    if expected_size is not None and expected_size <= BRUTE_FORCE_LIMIT:
+        return BruteForceIndex()
+    return MihIndex()
+
+
+def grown(index: HammingIndex) -> HammingIndex:
+    """``index`` itself, or a ``MihIndex`` with the same entries once a brute-force index holds
+    more than ``BRUTE_FORCE_LIMIT`` hashes. The caller replaces its reference (and, like any
+    write, serialises this against searches)."""
+    if isinstance(index, BruteForceIndex) and len(index) > BRUTE_FORCE_LIMIT:
+        bigger = MihIndex()
+        bigger.add(*index.entries())
+        return bigger
+    return index
+
+
+def load_index(path: str | os.PathLike[str]) -> HammingIndex:
+    """Map a saved index of either kind (see ``rempart.index.fileformat``).
+
+    Raises ``InvalidIndexFile`` when the file is not a rempart index or is damaged.
+    """
+    kind = read_snapshot(path).kind
+    if kind == MIH_KIND:
+        return MihIndex.load(path)
+    if kind == BRUTE_KIND:
+        return BruteForceIndex.load(path)
+    raise InvalidIndexFile(f"{os.fspath(path)} holds an unknown kind of index: {kind!r}")

@@ -1,0 +1,232 @@
+"""``MihIndex``: exact range search over millions of 256-bit hashes, with live adds and removes.
+
+New hashes land in a small write buffer that is searched by a linear scan; when it reaches
+``buffer_limit`` it becomes an immutable ``Segment`` (multi-index hashing tables, see
+``rempart.index.segment``). Segments are merged so that each is at least ``MERGE_RATIO`` times
+larger than the next newer one: a bulk ``add`` becomes one segment, a trickle of small adds
+costs a logarithmic number of rebuilds per hash, and a search visits a handful of segments.
+Removal tombstones an id; a segment whose tombstones pass a quarter of its ids is rebuilt.
+
+Concurrency: any number of threads (and processes that loaded the same file) may call
+``range_search`` at the same time while nobody writes. ``add``, ``remove`` and ``save`` must not
+overlap each other or a search: the caller serialises them (a lock, or a single writer that
+saves snapshots which the readers load).
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Self
+
+import numpy as np
+from numpy.typing import NDArray
+
+from rempart.errors import InvalidIndexFile
+from rempart.index import _kernels
+from rempart.index.base import (
+    DEFAULT_MAX_DISTANCE,
+    HASH_BYTES,
+    RangeHits,
+    check_hashes,
+    check_queries,
+    sorted_hits,
+)
+from rempart.index.fileformat import read_snapshot, write_snapshot
+from rempart.index.segment import Hits, Segment
+
+KIND = "mih"
+# A scan of this many rows costs about what probing a segment of the same size does (measured:
+# docs/index.md), so smaller sets of new hashes are not worth tables yet.
+BUFFER_LIMIT = 8192
+MERGE_RATIO = 4
+# A segment is rebuilt without its removed ids once they pass this share of its ids.
+TOMBSTONE_SHARE = 0.25
+# Below this many queries per thread, splitting a batch costs more than it saves.
+_QUERIES_PER_THREAD = 64
+
+_pool: ThreadPoolExecutor | None = None
+
+
+def _threads_available() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def _shared_pool() -> ThreadPoolExecutor:
+    global _pool
+    if _pool is None:
+        _pool = ThreadPoolExecutor(_threads_available(), thread_name_prefix="rempart-index")
+    return _pool
+
+
+class MihIndex:
+    """Multi-index hashing segments plus a linear-scan write buffer; exact for radii 0-63.
+
+    ``threads`` caps the threads one ``range_search`` call uses for a large batch (default:
+    the CPUs this process may run on; set 1 in a service that runs one worker process per
+    core). Results are sorted by query, then distance, then id.
+    """
+
+    def __init__(self, *, buffer_limit: int = BUFFER_LIMIT, threads: int | None = None) -> None:
+        if buffer_limit < 1:
+            raise ValueError("buffer_limit must be positive")
+        self.buffer_limit = buffer_limit
+        self.threads = threads if threads is not None else _threads_available()
+        self._segments: list[Segment] = []
+        self._buffer_ids = np.zeros(0, dtype=np.int64)
+        self._buffer_hashes = np.zeros((0, HASH_BYTES), dtype=np.uint8)
+
+    def __len__(self) -> int:
+        return len(self._buffer_ids) + sum(len(segment) for segment in self._segments)
+
+    @property
+    def segment_sizes(self) -> list[int]:
+        """Live ids per segment, oldest (largest) first; for monitoring and tests."""
+        return [len(segment) for segment in self._segments]
+
+    def add(self, ids: NDArray[np.int64], hashes: NDArray[np.uint8]) -> None:
+        """Add hashes (n, 32) under new ids; ``ValueError`` if an id is in the index already.
+
+        Costs a pass over the stored ids (tens of milliseconds at 10 M) plus, when the buffer
+        fills, building a segment (about 0.6 s per million hashes).
+        """
+        ids, hashes = check_hashes(ids, hashes)
+        if not len(ids):
+            return
+        if self._contains_any(ids):
+            raise ValueError("some ids are already in the index")
+        self._buffer_ids = np.concatenate([self._buffer_ids, ids])
+        self._buffer_hashes = np.concatenate([self._buffer_hashes, hashes])
+        if len(self._buffer_ids) >= self.buffer_limit:
+            self._segments.append(Segment.build(self._buffer_ids, self._buffer_hashes))
+            self._buffer_ids = np.zeros(0, dtype=np.int64)
+            self._buffer_hashes = np.zeros((0, HASH_BYTES), dtype=np.uint8)
+            self._merge()
+
+    def remove(self, ids: NDArray[np.int64]) -> int:
+        """Remove these ids (unknown ones are ignored); returns how many were removed."""
+        ids = np.unique(np.asarray(ids, dtype=np.int64).reshape(-1))
+        in_buffer = np.isin(self._buffer_ids, ids)
+        count = int(in_buffer.sum())
+        if count:
+            self._buffer_ids = self._buffer_ids[~in_buffer]
+            self._buffer_hashes = self._buffer_hashes[~in_buffer]
+        for number, segment in enumerate(self._segments):
+            count += segment.remove(ids)
+            if len(segment) and len(segment.removed) > TOMBSTONE_SHARE * segment.stored_ids:
+                self._segments[number] = Segment.build(*segment.entries())
+        self._segments = [segment for segment in self._segments if len(segment)]
+        self._merge()
+        return count
+
+    def range_search(
+        self, queries: NDArray[np.uint8], max_distance: int = DEFAULT_MAX_DISTANCE
+    ) -> RangeHits:
+        """Every stored (query_no, id, distance) with distance <= max_distance (0-63)."""
+        queries = check_queries(queries, max_distance)
+        if not len(self) or not len(queries):
+            return RangeHits.empty()
+        parts = min(self.threads, len(queries) // _QUERIES_PER_THREAD)
+        if parts <= 1:
+            return sorted_hits(*self._search(queries, max_distance))
+        bounds = np.linspace(0, len(queries), parts + 1).astype(int).tolist()
+        chunks = [
+            _shared_pool().submit(self._search, queries[lo:hi], max_distance)
+            for lo, hi in itertools.pairwise(bounds)
+        ]
+        found = [chunk.result() for chunk in chunks]
+        return sorted_hits(
+            np.concatenate([q + lo for (q, _, _), lo in zip(found, bounds[:-1], strict=True)]),
+            np.concatenate([ids for _, ids, _ in found]),
+            np.concatenate([d for _, _, d in found]),
+        )
+
+    def entries(self) -> tuple[NDArray[np.int64], NDArray[np.uint8]]:
+        """Every live (id, hash), as arrays of shape (n,) and (n, 32)."""
+        parts = [segment.entries() for segment in self._segments]
+        parts.append((self._buffer_ids, self._buffer_hashes))
+        return (
+            np.concatenate([ids for ids, _ in parts]),
+            np.concatenate([hashes for _, hashes in parts]),
+        )
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write the index to ``path`` in the format of ``rempart.index.fileformat`` (kind "mih").
+
+        Segments are saved as they are (tombstones included); ``load`` maps them back without
+        rebuilding anything.
+        """
+        arrays: dict[str, NDArray[Any]] = {
+            "buffer/ids": self._buffer_ids,
+            "buffer/hashes": self._buffer_hashes,
+        }
+        for number, segment in enumerate(self._segments):
+            for name, array in segment.arrays().items():
+                arrays[f"segment{number}/{name}"] = array
+        meta = {
+            "buffer_limit": self.buffer_limit,
+            "segments": [segment.geometry() for segment in self._segments],
+        }
+        write_snapshot(path, KIND, meta, arrays)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> Self:
+        """Map an index saved by ``save``: the arrays stay in the file (shared page cache).
+
+        Raises ``InvalidIndexFile`` when the file is not a saved ``MihIndex``.
+        """
+        snapshot = read_snapshot(path, KIND)
+        try:
+            index = cls(buffer_limit=int(snapshot.meta["buffer_limit"]))
+            ids, hashes = snapshot.arrays["buffer/ids"], snapshot.arrays["buffer/hashes"]
+            index._buffer_ids, index._buffer_hashes = check_hashes(ids, hashes)
+            for number, geometry in enumerate(snapshot.meta["segments"]):
+                prefix = f"segment{number}/"
+                arrays = {
+                    name.removeprefix(prefix): array
+                    for name, array in snapshot.arrays.items()
+                    if name.startswith(prefix)
+                }
+                index._segments.append(Segment.from_arrays(geometry, arrays))
+        except (KeyError, TypeError, ValueError) as error:
+            raise InvalidIndexFile(f"{os.fspath(path)} is a damaged index ({error})") from error
+        return index
+
+    def _search(self, queries: NDArray[np.uint8], max_distance: int) -> Hits:
+        found = [segment.search(queries, max_distance) for segment in self._segments]
+        if len(self._buffer_ids):
+            query_no, rows, distances = _kernels.scan(queries, self._buffer_hashes, max_distance)
+            found.append(
+                (
+                    np.frombuffer(query_no, dtype=np.uint32).astype(np.int64),
+                    self._buffer_ids[np.frombuffer(rows, dtype=np.uint32)],
+                    np.frombuffer(distances, dtype=np.uint8).astype(np.int32),
+                )
+            )
+        if not found:
+            empty = RangeHits.empty()
+            return empty.query_no, empty.ids, empty.distances
+        return (
+            np.concatenate([q for q, _, _ in found]),
+            np.concatenate([ids for _, ids, _ in found]),
+            np.concatenate([d for _, _, d in found]),
+        )
+
+    def _contains_any(self, ids: NDArray[np.int64]) -> bool:
+        if np.isin(ids, self._buffer_ids).any():
+            return True
+        return any(segment.live_ids_among(ids).any() for segment in self._segments)
+
+    def _merge(self) -> None:
+        segments = self._segments
+        while len(segments) >= 2 and MERGE_RATIO * len(segments[-1]) >= len(segments[-2]):
+            newer, older = segments.pop(), segments.pop()
+            older_ids, older_hashes = older.entries()
+            newer_ids, newer_hashes = newer.entries()
+            segments.append(
+                Segment.build(
+                    np.concatenate([older_ids, newer_ids]),
+                    np.concatenate([older_hashes, newer_hashes]),
+                )
+            )
