@@ -92,8 +92,11 @@ _DEFAULT_DELAY_MS = 100
 # Sniffing reads this many bytes from the start of the file.
 _SNIFF_BYTES = 64
 
-# Before sampling, a decoded video may end this much before its declared duration (the last
-# frames may be non-reference frames that were skipped, and containers round durations).
+# Every frame within this many frame durations of a sampling time is decoded.
+_FULL_DECODE_FRAMES = 1.5
+
+# A decoded video may end this much before its declared duration without being called
+# truncated (containers round durations; audio may outlast the video).
 _TRUNCATION_SLACK_S = 1.0
 _TRUNCATION_SLACK_SHARE = 0.05
 
@@ -302,9 +305,12 @@ class _AvReader:
             raise CorruptMedia(f"{label.upper()} container cannot be read: {_reason(exc)}") from exc
         try:
             self.info = self._inspect()
-        except BaseException:
+        except MediaError:
             self._container.close()
             raise
+        except Exception as exc:  # a header PyAV reads but cannot make sense of
+            self._container.close()
+            raise CorruptMedia(f"the video stream cannot be read: {_reason(exc)}") from exc
 
     def _inspect(self) -> VideoInfo:
         streams = self._container.streams.video
@@ -312,6 +318,8 @@ class _AvReader:
             raise UnsupportedFormat("the file has no video stream (audio only?)")
         self._stream = stream = streams[0]
         context = stream.codec_context
+        if context is None:  # FFmpeg has no decoder for the declared codec id
+            raise UnsupportedFormat("the video stream's codec is not one rempart decodes")
         codec = context.name
         if codec not in VIDEO_CODECS:
             raise UnsupportedFormat(f"video codec {codec!r} is not one rempart decodes")
@@ -356,12 +364,15 @@ class _AvReader:
         # with the decode time of the packet that released it: in order, as vPDQ's frame count,
         # provided no frame is skipped.
         presentation_by_dts = self._label == "avi"
-        # Skipping non-reference frames (B-frames, mostly) halves decoding and changes no other
-        # frame; the sample is then the next reference frame, a fraction of a second later.
+        # Non-reference frames (B-frames, mostly) are skipped, except around each sampling time:
+        # this halves decoding, changes no other frame, and still samples the first frame at or
+        # after each multiple of the interval, whatever the encoder's frame types.
         skipping = interval_s > 0 and not presentation_by_dts
-        context.skip_frame = "NONREF" if skipping else "DEFAULT"
         frame_rate = self.info.frame_rate or 25.0
+        window = _FULL_DECODE_FRAMES / frame_rate
+        context.skip_frame = "DEFAULT"
         start: float | None = None
+        origin = float(stream.start_time * time_base) if stream.start_time and time_base else 0.0
         next_target = 0.0
         previous: float | None = None
         packets = 0
@@ -375,8 +386,11 @@ class _AvReader:
                     raise TooLarge(f"the video has more than {limits.max_frames} frames")
                 stamp = packet.pts if packet.pts is not None else packet.dts
                 if stamp is not None and time_base is not None:
-                    end = (stamp + (packet.duration or 0)) * time_base
-                    packet_end = max(packet_end, end - (start or 0.0))
+                    at = stamp * time_base - (origin if start is None else start)
+                    packet_end = max(packet_end, at + (packet.duration or 0) * time_base)
+                    if skipping:
+                        near = next_target - window <= at <= next_target + window
+                        context.skip_frame = "DEFAULT" if near else "NONREF"
             for frame in packet.decode():
                 _check_deadline(self._deadline)
                 _check_size(frame.width, frame.height, limits)
@@ -443,9 +457,17 @@ class _AnimationReader:
         except Exception as exc:  # a recognised signature whose header is inconsistent
             raise CorruptMedia(f"{label.upper()} header cannot be read: {_reason(exc)}") from exc
         width, height = self._image.size
-        _check_size(width, height, limits)
-        count = int(getattr(self._image, "n_frames", 1))
+        try:
+            _check_size(width, height, limits)
+            count = int(getattr(self._image, "n_frames", 1))  # walks the file's frame headers
+        except MediaError:
+            self._image.close()
+            raise
+        except Exception as exc:  # a damaged frame header found while counting
+            self._image.close()
+            raise CorruptMedia(f"{label.upper()} frames cannot be read: {_reason(exc)}") from exc
         if count > limits.max_frames:
+            self._image.close()
             raise TooLarge(f"{count} frames is over the {limits.max_frames}-frame limit")
         self.info = VideoInfo(label, label, width, height, None, None)
 

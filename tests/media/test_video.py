@@ -136,11 +136,19 @@ def cut(data: bytes, share: float) -> bytes:
     return data[: int(len(data) * share)]
 
 
-def flip_bytes(data: bytes, count: int, seed: int) -> bytes:
-    damaged = bytearray(data)
+def damage(data: bytes, seed: int) -> bytes:
+    """Flipped bytes, an overwritten run or a cut, by seed (what fuzzing found bugs with)."""
     rng = np.random.default_rng(seed)
-    for at in rng.integers(len(data) // 4, len(data), count):
-        damaged[at] ^= 0xFF
+    damaged = bytearray(data)
+    if seed % 3 == 0:
+        for at in rng.integers(0, len(damaged), int(rng.integers(1, 60))):
+            damaged[at] ^= int(rng.integers(1, 256))
+    elif seed % 3 == 1:
+        at = int(rng.integers(0, len(damaged)))
+        end = min(len(damaged), at + int(rng.integers(1, 2000)))
+        damaged[at:end] = rng.bytes(end - at)
+    else:
+        del damaged[int(rng.integers(8, len(damaged))) :]
     return bytes(damaged)
 
 
@@ -224,15 +232,15 @@ def test_the_deadline_also_covers_opening(made, monkeypatch: pytest.MonkeyPatch)
 
 
 def test_damaged_bytes_give_frames_or_a_media_error_never_a_hang(made) -> None:
-    for kind, seed in itertools.product(("mp4", "webm-vp9", "matroska", "avi"), range(4)):
+    for kind, seed in itertools.product(sorted(made), range(9)):
         started = time.monotonic()
         try:
-            _, frames = sample(flip_bytes(made[kind].read_bytes(), 40, seed))
+            _, frames = sample(damage(made[kind].read_bytes(), seed), 0.5)
         except MediaError:
             pass
         else:
             assert all(isinstance(frame, SampledFrame) for frame in frames)
-        assert time.monotonic() - started < 10
+        assert time.monotonic() - started < 10, (kind, seed)
 
 
 def test_a_negative_interval_is_a_programming_error(made: dict[str, Path]) -> None:
