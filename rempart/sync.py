@@ -52,23 +52,19 @@ class ChangeSync:
                 self._engine.set_bank(bank_info(bank))
             after = 0
             while True:
-                rows = (
-                    session.execute(
-                        select(
-                            SignalRow.id,
-                            SignalRow.bank_id,
-                            SignalRow.case_id,
-                            SignalRow.type,
-                            SignalRow.value,
-                            SignalRow.quality,
-                        )
-                        .where(SignalRow.id > after)
-                        .order_by(SignalRow.id)
-                        .limit(_LOAD_BATCH)
+                rows = session.execute(
+                    select(
+                        SignalRow.id,
+                        SignalRow.bank_id,
+                        SignalRow.case_id,
+                        SignalRow.type,
+                        SignalRow.value,
+                        SignalRow.quality,
                     )
-                    
-                    .all()
-                )
+                    .where(SignalRow.id > after)
+                    .order_by(SignalRow.id)
+                    .limit(_LOAD_BATCH)
+                ).all()
                 if not rows:
                     break
                 self._engine.add(_decoded(rows))

@@ -19,7 +19,7 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
     from fastapi.testclient import TestClient
 
-from rempart.api import create_app  # noqa: E402
+from rempart.api import create_app
 
 
 @dataclass
