@@ -32,6 +32,7 @@ from rempart.orgs import Principal, authenticate, create_key, create_org
 from rempart.security import hash_secret, read_token, sign_token
 from rempart.signals import ImageSignals, Signal, compute_image_signals, signal_type_of
 from rempart.store import Database, is_current, upgrade
+from rempart.store.changes import prune_changes
 from rempart.store.models import ApiKey, Bank, Organisation, ServiceSecret, Sighting
 from rempart.sync import ChangeSync
 from rempart.webhooks import (
@@ -126,6 +127,7 @@ class Service:
                 bank_ops.create_bank(
                     session, operator.id, self.settings.cases_bank, shared=True, actor="system"
                 )
+            prune_changes(session)
             secret = session.get(ServiceSecret, "token_key")
             if secret is None:
                 secret = ServiceSecret(name="token_key", value=secrets.token_hex(32))

@@ -10,11 +10,12 @@ serialises writers).
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import timedelta
 
-from sqlalchemy import insert, select, text
+from sqlalchemy import delete, insert, select, text
 from sqlalchemy.orm import Session
 
-from rempart.store.models import SignalChange
+from rempart.store.models import SignalChange, utcnow
 
 _ADVISORY_LOCK = 0x52454D50  # "REMP"
 
@@ -42,6 +43,12 @@ def changes_after(session: Session, seq: int, limit: int = 10_000) -> list[Signa
             .limit(limit)
         )
     )
+
+
+def prune_changes(session: Session, older_than: timedelta = timedelta(days=1)) -> int:
+    """Forget log entries every live worker has long applied (a restarted one reloads in full)."""
+    result = session.execute(delete(SignalChange).where(SignalChange.at < utcnow() - older_than))
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
 def last_seq(session: Session) -> int:
