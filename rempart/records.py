@@ -2,8 +2,10 @@
 
 A public contract (docs/cli.md): JSON keys ``path``, ``pdq``, ``quality``, ``md5``, ``sha256``,
 ``width``, ``height`` (plus ``format``, ``orientation``, ``pdq_stored_order`` and
-``quality_stored_order`` when EXIF orientation is not 1, ``dihedral`` on request), or ``path``
-and ``error`` (``{"type", "message"}``) when the file could not be hashed. Keys are only ever
+``quality_stored_order`` when EXIF orientation is not 1, ``dihedral`` on request); for a video,
+``path``, ``md5``, ``sha256``, ``width``, ``height``, ``format``, ``codec``, ``duration`` and
+``vpdq`` (the frame list, docs/video.md) and no ``pdq``; or ``path`` and ``error``
+(``{"type", "message"}``) when the file could not be hashed. Keys are only ever
 added, never renamed.
 """
 
@@ -17,7 +19,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rempart.errors import InvalidSignal, RempartError
-from rempart.signals import ExactHash, ImageSignals, PdqHash, Signal, parse_signal
+from rempart.signals import (
+    ExactHash,
+    ImageSignals,
+    PdqHash,
+    Signal,
+    VideoSignals,
+    VideoSignature,
+    parse_signal,
+)
 
 CSV_COLUMNS = (
     "path",
@@ -31,6 +41,8 @@ CSV_COLUMNS = (
     "pdq_stored_order",
     "quality_stored_order",
     "error",
+    "duration",
+    "vpdq",
 )
 
 
@@ -43,6 +55,7 @@ class HashRecord:
     md5: ExactHash | None = None
     sha256: ExactHash | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    vpdq: VideoSignature | None = None
 
 
 def signals_record(path: str, signals: ImageSignals) -> dict[str, Any]:
@@ -66,14 +79,32 @@ def signals_record(path: str, signals: ImageSignals) -> dict[str, Any]:
     return record
 
 
+def video_record(path: str, signals: VideoSignals) -> dict[str, Any]:
+    """The JSON record of a hashed video: its frames under ``vpdq``, no single ``pdq``."""
+    return {
+        "path": path,
+        "md5": signals.md5.value,
+        "sha256": signals.sha256.value,
+        "width": signals.width,
+        "height": signals.height,
+        "format": signals.format,
+        "codec": signals.codec,
+        "duration": signals.duration,
+        "vpdq": signals.vpdq.frames_json(),
+    }
+
+
 def error_record(path: str, error: RempartError) -> dict[str, Any]:
     """The JSON record of a file that could not be hashed."""
     return {"path": path, "error": {"type": type(error).__name__, "message": error.message}}
 
 
 def csv_row(record: dict[str, Any]) -> dict[str, Any]:
-    """A JSON record flattened to :data:`CSV_COLUMNS` (errors as ``Type: message``)."""
+    """A JSON record flattened to :data:`CSV_COLUMNS` (errors as ``Type: message``, a video's
+    frames as the JSON text of the list)."""
     row = {column: record.get(column, "") for column in CSV_COLUMNS}
+    if "vpdq" in record:
+        row["vpdq"] = json.dumps(record["vpdq"], separators=(",", ":"))
     if "error" in record:
         row["error"] = f"{record['error']['type']}: {record['error']['message']}"
     return row
@@ -98,7 +129,8 @@ def parse_record(obj: Any) -> HashRecord:
         pdq=tuple(pdqs),
         md5=ExactHash.parse("md5", obj["md5"]) if obj.get("md5") else None,
         sha256=ExactHash.parse("sha256", obj["sha256"]) if obj.get("sha256") else None,
-        extra={key: value for key, value in obj.items() if key in ("regions", "vpdq")},
+        extra={key: value for key, value in obj.items() if key == "regions"},
+        vpdq=_vpdq(obj["vpdq"]) if obj.get("vpdq") else None,
     )
 
 
@@ -131,7 +163,19 @@ def record_signals(record: HashRecord) -> list[Signal]:
     found: list[Signal] = list(record.pdq)
     found += [digest for digest in (record.md5, record.sha256) if digest is not None]
     found += [parse_signal(value) for value in record.extra.values()]
+    if record.vpdq is not None:
+        found.append(record.vpdq)
     return found
+
+
+def _vpdq(value: Any) -> VideoSignature:
+    """A record's ``vpdq``: the frame list, or its JSON text (a CSV cell)."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError as exc:
+            raise InvalidSignal(f"vpdq is not valid JSON ({exc.msg})") from exc
+    return VideoSignature.from_frames_json(value)
 
 
 def _quality(value: Any) -> int:

@@ -13,9 +13,16 @@ from pathlib import Path
 from typing import Any
 
 from rempart.errors import MediaError
-from rempart.media import DEFAULT_LIMITS, MediaLimits, read_source
-from rempart.records import error_record, signals_record
-from rempart.signals import compute_image_signals
+from rempart.media import (
+    DEFAULT_LIMITS,
+    DEFAULT_VIDEO_LIMITS,
+    MediaLimits,
+    VideoLimits,
+    read_source,
+    sniff_video_format,
+)
+from rempart.records import error_record, signals_record, video_record
+from rempart.signals import DEFAULT_FRAME_INTERVAL_S, compute_image_signals, compute_video_signals
 
 # Inside folders, files are hashed when their extension is one of these or when they have no
 # extension at all (downloads from messaging apps often have none). Files named explicitly are
@@ -23,13 +30,22 @@ from rempart.signals import compute_image_signals
 MEDIA_SUFFIXES = frozenset(
     {".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".webp", ".gif", ".bmp", ".dib", ".tif", ".tiff"}
     | {".heic", ".heif", ".avif"}
+    | {".mp4", ".m4v", ".mov", ".qt", ".3gp", ".mkv", ".webm", ".avi"}
 )
+
+# Containers that only ever hold video. GIF and WebP are hashed as images, and also as videos
+# (``vpdq``) when they are animations.
+_VIDEO_CONTAINERS = frozenset({"mp4", "mov", "3gp", "matroska", "webm", "avi"})
+_ANIMATION_CONTAINERS = frozenset({"gif", "webp"})
+_SNIFF_BYTES = 64
 
 
 @dataclass(frozen=True, slots=True)
 class HashOptions:
     dihedral: bool = False
     limits: MediaLimits = DEFAULT_LIMITS
+    video_limits: VideoLimits = DEFAULT_VIDEO_LIMITS
+    frame_interval_s: float = DEFAULT_FRAME_INTERVAL_S
 
 
 def expand_paths(paths: Iterable[str | os.PathLike[str]]) -> list[str]:
@@ -50,13 +66,45 @@ def expand_paths(paths: Iterable[str | os.PathLike[str]]) -> list[str]:
 
 
 def hash_path(path: str, options: HashOptions = HashOptions()) -> dict[str, Any]:
-    """The record of one file: its signals, or the error that stopped it."""
+    """The record of one file: its signals, or the error that stopped it.
+
+    Videos (recognised by their first bytes, whatever the name) get a video record; an animated
+    GIF or WebP gets the image record plus ``vpdq`` and ``duration`` (omitted when its later
+    frames cannot be decoded: the first frame's record still stands).
+    """
+    container = _sniff(path)
     try:
+        if container in _VIDEO_CONTAINERS:
+            video = compute_video_signals(
+                path, options.video_limits, interval_s=options.frame_interval_s
+            )
+            return video_record(path, video)
         data = read_source(path, options.limits.max_bytes)
         signals = compute_image_signals(data, options.limits, dihedral=options.dihedral)
     except MediaError as error:
         return error_record(path, error)
-    return signals_record(path, signals)
+    record = signals_record(path, signals)
+    if container in _ANIMATION_CONTAINERS:
+        try:
+            animation = compute_video_signals(
+                data, options.video_limits, interval_s=options.frame_interval_s
+            )
+        except MediaError:
+            return record
+        if len(animation.vpdq.frames) > 1:
+            record["duration"] = animation.duration
+            record["vpdq"] = animation.vpdq.frames_json()
+    return record
+
+
+def _sniff(path: str) -> str | None:
+    """The video container named by a file's first bytes; unreadable files are left to
+    ``read_source``, which names the problem."""
+    try:
+        with open(path, "rb") as handle:
+            return sniff_video_format(handle.read(_SNIFF_BYTES))
+    except OSError:
+        return None
 
 
 def hash_paths(

@@ -16,7 +16,7 @@ from rempart.errors import InvalidSignal
 from rempart.matching import match_records
 from rempart.records import CSV_COLUMNS, HashRecord, csv_row, parse_record, read_records
 from rempart.scan import HashOptions, expand_paths, hash_path, hash_paths
-from rempart.signals import MATCH_THRESHOLD, MAX_THRESHOLD, PdqHash
+from rempart.signals import DEFAULT_FRAME_INTERVAL_S, MATCH_THRESHOLD, MAX_THRESHOLD, PdqHash
 
 RECORD_SUFFIXES = (".jsonl", ".ndjson", ".json", ".csv")
 PROGRESS_MIN_FILES = 20
@@ -44,10 +44,19 @@ def hash_command(
     workers: Annotated[
         int, typer.Option("--workers", min=0, help="Processes to use; 0 means one per core.")
     ] = 0,
+    frame_interval: Annotated[
+        float,
+        typer.Option(
+            "--frame-interval",
+            min=0.0,
+            help="Seconds between the video frames hashed (vPDQ: 1); 0 hashes every frame.",
+        ),
+    ] = DEFAULT_FRAME_INTERVAL_S,
 ) -> None:
-    """Fingerprint images: one record per file on stdout, nothing leaves this machine.
+    """Fingerprint images and videos: one record per file on stdout, nothing leaves this machine.
 
-    Exits 0 when at least one file was hashed (failed files get an "error" record), 1 when none.
+    Videos get their frames under "vpdq" (docs/video.md). Exits 0 when at least one file was
+    hashed (failed files get an "error" record), 1 when none.
     """
     if output_format not in ("jsonl", "csv"):
         fail(f"unknown format {output_format!r}: use jsonl or csv", ExitCode.USAGE)
@@ -55,7 +64,8 @@ def hash_command(
     if not files:
         fail("no media files found in the given folders")
     show = not stdout_is_terminal() and len(files) > PROGRESS_MIN_FILES
-    records = hash_paths(files, HashOptions(dihedral=dihedral), workers=workers or None)
+    options = HashOptions(dihedral=dihedral, frame_interval_s=frame_interval)
+    records = hash_paths(files, options, workers=workers or None)
     writer = csv.DictWriter(sys.stdout, fieldnames=CSV_COLUMNS) if output_format == "csv" else None
     if writer is not None:
         writer.writeheader()
@@ -95,7 +105,8 @@ def match_command(
     threshold: Threshold = MATCH_THRESHOLD,
 ) -> None:
     """Print one JSON line per (query, reference) match: query, reference, signal, distance,
-    match_type (exact or near).
+    match_type (exact, near, or for videos video or clip, with query_match_pct,
+    reference_match_pct and, for clips, reference_start_s/reference_end_s).
 
     Exits 0 whether or not anything matched, 1 on errors.
     """
@@ -141,6 +152,8 @@ def _pdq_of(source: str) -> PdqHash:
     record = hash_path(source)
     if "error" in record:
         fail(f"{source}: {record['error']['type']}: {record['error']['message']}")
+    if "pdq" not in record:
+        fail(f"{source} is a video: compare takes images; 'rempart match' compares videos")
     return PdqHash.from_hex(record["pdq"], record["quality"])
 
 
@@ -168,7 +181,7 @@ def _load_side(path: Path) -> list[HashRecord]:
 
 
 def _has_signals(record: HashRecord) -> bool:
-    return bool(record.pdq or record.md5 or record.sha256)
+    return bool(record.pdq or record.md5 or record.sha256 or record.vpdq)
 
 
 __all__ = ["compare_command", "demo_command", "hash_command", "match_command"]

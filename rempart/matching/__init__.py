@@ -1,5 +1,18 @@
 """Decide matches from fingerprints and index hits: thresholds, quality, agreement rules."""
 
 from rempart.matching.records import RecordMatch, match_records
+from rempart.matching.video import (
+    QUERY_THRESHOLD_PCT,
+    REFERENCE_THRESHOLD_PCT,
+    VideoMatch,
+    VideoMatcher,
+)
 
-__all__ = ["RecordMatch", "match_records"]
+__all__ = [
+    "QUERY_THRESHOLD_PCT",
+    "REFERENCE_THRESHOLD_PCT",
+    "RecordMatch",
+    "VideoMatch",
+    "VideoMatcher",
+    "match_records",
+]

@@ -29,7 +29,7 @@ from typing import Literal
 import numpy as np
 from numpy.typing import NDArray
 
-from rempart.index import BruteForceIndex, HammingIndex
+from rempart.index import HammingIndex, new_index
 from rempart.signals import MATCH_THRESHOLD, QUALITY_FLOOR
 from rempart.signals.video import MAX_FRAMES, VideoSignature
 
@@ -100,8 +100,9 @@ class VideoMatcher:
 
     ``add``/``remove`` take effect at once (a withdrawn case stops matching). Not thread-safe
     for writes: callers serialise ``add``/``remove`` against ``match``, as for the indexes.
-    ``index_factory`` builds the empty Hamming index that holds the frame hashes (exact range
-    search, so the matches do not depend on which index it is).
+    ``index_factory`` builds the empty Hamming index that holds the frame hashes (by default
+    ``rempart.index.new_index``: a multi-index hashing index that stays fast with millions of
+    frames). Every index answers range searches exactly, so matches do not depend on it.
     """
 
     def __init__(
@@ -112,7 +113,7 @@ class VideoMatcher:
         clips: bool = True,
         distance: int = MATCH_THRESHOLD,
         min_quality: int = QUALITY_FLOOR,
-        index_factory: Callable[[], HammingIndex] = BruteForceIndex,
+        index_factory: Callable[[], HammingIndex] = new_index,
     ) -> None:
         for name, value in (
             ("query_threshold_pct", query_threshold_pct),

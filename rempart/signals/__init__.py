@@ -1,6 +1,11 @@
-"""Fingerprints of media: PDQ (perceptual) and MD5/SHA-256 (exact)."""
+"""Fingerprints of media: PDQ (perceptual), vPDQ (video frames) and MD5/SHA-256 (exact)."""
 
-from rempart.signals.compute import ImageSignals, compute_image_signals
+from rempart.signals.compute import (
+    ImageSignals,
+    VideoSignals,
+    compute_image_signals,
+    compute_video_signals,
+)
 from rempart.signals.exact import ExactHash, md5_of, sha256_of
 from rempart.signals.pdq import (
     DIHEDRAL_NAMES,
@@ -15,8 +20,15 @@ from rempart.signals.pdq import (
     pdq_hash,
 )
 from rempart.signals.registry import SIGNAL_TYPES, Signal, parse_signal, signal_type_of
+from rempart.signals.video import (
+    DEFAULT_FRAME_INTERVAL_S,
+    VideoSignature,
+    VpdqFrame,
+    vpdq_signature,
+)
 
 __all__ = [
+    "DEFAULT_FRAME_INTERVAL_S",
     "DIHEDRAL_NAMES",
     "MATCH_THRESHOLD",
     "MAX_THRESHOLD",
@@ -26,7 +38,11 @@ __all__ = [
     "ImageSignals",
     "PdqHash",
     "Signal",
+    "VideoSignals",
+    "VideoSignature",
+    "VpdqFrame",
     "compute_image_signals",
+    "compute_video_signals",
     "hamming_hex",
     "hamming_packed",
     "md5_of",
@@ -36,4 +52,5 @@ __all__ = [
     "pdq_hash",
     "sha256_of",
     "signal_type_of",
+    "vpdq_signature",
 ]

@@ -1,8 +1,10 @@
 """Signals on the wire: one JSON object per signal, dispatched on its ``type``.
 
 The shapes are a public contract (docs/api.md): ``{"type": "pdq", "value": "<64 hex>",
-"quality": 0-100}`` and ``{"type": "md5"|"sha256", "value": "<hex>"}``. A new signal type is a
-new class with ``from_json``/``to_json`` registered here; nothing else changes.
+"quality": 0-100}``, ``{"type": "md5"|"sha256", "value": "<hex>"}`` and ``{"type": "vpdq",
+"frames": [{"value": "<64 hex>", "quality": 0-100, "timestamp": seconds}, ...]}``
+(docs/video.md). A new signal type is a new class with ``from_json``/``to_json`` registered
+here; nothing else changes.
 """
 
 from __future__ import annotations
@@ -12,10 +14,11 @@ from typing import Any
 from rempart.errors import InvalidSignal
 from rempart.signals.exact import ExactHash
 from rempart.signals.pdq import PdqHash
+from rempart.signals.video import VideoSignature
 
-Signal = PdqHash | ExactHash
+Signal = PdqHash | ExactHash | VideoSignature
 
-SIGNAL_TYPES: tuple[str, ...] = ("pdq", "md5", "sha256")
+SIGNAL_TYPES: tuple[str, ...] = ("pdq", "md5", "sha256", "vpdq")
 
 
 def signal_type_of(signal: Signal) -> str:
@@ -34,4 +37,6 @@ def parse_signal(obj: Any) -> Signal:
         return PdqHash.from_json(obj)
     if kind in ExactHash.KINDS:
         return ExactHash.from_json(obj)
+    if kind == VideoSignature.TYPE:
+        return VideoSignature.from_json(obj)
     raise InvalidSignal(f"unknown signal type {kind!r}; expected one of {', '.join(SIGNAL_TYPES)}")

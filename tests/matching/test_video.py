@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rempart.index import BruteForceIndex
+from rempart.index import BruteForceIndex, MihIndex
 from rempart.matching.video import MAX_REF_ID, VideoMatch, VideoMatcher
 from rempart.media import open_video
 from rempart.signals.pdq import PdqHash
@@ -154,9 +154,12 @@ def meta_percentages(query: VideoSignature, reference: VideoSignature) -> tuple[
     return q_matched * 100 / len(q), r_matched * 100 / len(r)
 
 
-def test_percentages_are_those_of_metas_pairwise_comparison(library) -> None:
+@pytest.mark.parametrize("index", [BruteForceIndex, MihIndex])
+def test_percentages_are_those_of_metas_pairwise_comparison(index, library) -> None:
     names = sorted(library)
-    matcher = VideoMatcher(query_threshold_pct=1e-9, reference_threshold_pct=1e-9)
+    matcher = VideoMatcher(
+        query_threshold_pct=1e-9, reference_threshold_pct=1e-9, index_factory=index
+    )
     for ref_id, name in enumerate(names):
         matcher.add(ref_id, library[name])
     for query in names:

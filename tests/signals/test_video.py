@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import math
 from pathlib import Path
@@ -13,6 +14,7 @@ import vpdq
 import rempart.signals.video as video_signals
 from rempart.errors import InvalidSignal, TooLarge
 from rempart.media import SampledFrame, open_video
+from rempart.signals import SIGNAL_TYPES, compute_video_signals, parse_signal, signal_type_of
 from rempart.signals.pdq import PdqHash
 from rempart.signals.video import (
     MAX_FRAMES,
@@ -201,3 +203,30 @@ def test_malformed_wire_signals_raise_invalid_signal(case: str, wire: object) ->
 def test_malformed_hash_files_raise_invalid_signal(text: str) -> None:
     with pytest.raises(InvalidSignal):
         VideoSignature.from_text(text)
+
+
+def test_video_signals_of_a_path_and_of_its_bytes_agree(made) -> None:
+    path = made["h264"]
+    from_path = compute_video_signals(path)
+    from_bytes = compute_video_signals(path.read_bytes())
+
+    assert from_path == from_bytes
+    assert from_path.sha256.value == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert from_path.md5.value == hashlib.md5(path.read_bytes()).hexdigest()
+    assert (from_path.format, from_path.codec, from_path.width, from_path.height) == (
+        "mp4",
+        "h264",
+        320,
+        240,
+    )
+    assert from_path.duration == pytest.approx(6.0, abs=0.1)
+    assert from_path.signals() == [from_path.vpdq, from_path.md5, from_path.sha256]
+
+
+def test_the_wire_signal_is_registered_as_vpdq(made) -> None:
+    signature = compute_video_signals(made["vp9"]).vpdq
+
+    parsed = parse_signal(signature.to_json())
+    assert parsed == signature
+    assert signal_type_of(parsed) == "vpdq"
+    assert "vpdq" in SIGNAL_TYPES
