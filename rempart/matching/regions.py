@@ -1,0 +1,370 @@
+"""Derivative matching: a query matches a reference when enough regions agree on one transform.
+
+Three steps per query (docs/derivatives.md gives the measurements behind each number):
+
+1. **Index lookup.** Every query region of quality >= 50 is looked up in a Hamming index of all
+   reference regions within :data:`INDEX_RADIUS` bits.
+2. **Geometric agreement.** For each reference hit, every (query box, reference box) pair
+   predicts a per-axis scale and translation (tools squash images to a square, so x and y scale
+   independently); the prediction that most distinct reference regions agree with, within
+   :data:`BOX_TOLERANCE` of their box size, wins. Mirrored query regions agree only among
+   themselves.
+3. **Verification where a first match predicts** (only when the query's pixels are at hand, a
+   :class:`~rempart.signals.regions.QueryImage`): every region of the reference is mapped through
+   that transform into the query, hashed there and compared with the reference region, within
+   :data:`VERIFY_RADIUS` bits; the transform is refitted to the agreeing boxes and the rest
+   tried again.
+
+A reference then matches in tier ``remove`` with at least :data:`REMOVE_REGIONS` agreeing
+regions, ``review`` with :data:`REVIEW_REGIONS`. A single region is never evidence.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+from numpy.typing import NDArray
+
+from rempart.errors import InvalidSignal
+from rempart.index import HammingIndex, new_index
+from rempart.signals import QUALITY_FLOOR
+from rempart.signals.regions import (
+    MAX_REFERENCE_REGIONS,
+    QueryImage,
+    QueryRegion,
+    RegionalSignature,
+)
+
+Tier = Literal["remove", "review"]
+
+SEED_RADIUS = 28
+PAIR_RADIUS = 40
+VERIFY_RADIUS = 40
+BOX_TOLERANCE = 0.1
+REMOVE_REGIONS = 3
+REVIEW_REGIONS = 2
+MAX_VERIFIED = 4
+# A transform that shrinks or stretches an axis more than this, or changes the aspect ratio more
+# than MAX_ASPECT_CHANGE, is not an edit a derivative goes through.
+SCALE_RANGE = (0.25, 4.0)
+MAX_ASPECT_CHANGE = 2.5
+# Reference ids and region slots share one int64 id in the index.
+_SLOT_BITS = 6
+_MAX_REF_ID = (1 << (63 - _SLOT_BITS)) - 1
+
+Transform = tuple[float, float, float, float]
+
+
+@dataclass(frozen=True, slots=True)
+class DerivativeMatch:
+    """A reference that a query derives from.
+
+    ``regions_agreeing`` counts distinct reference regions that matched and agree on one
+    transform; ``score`` sums their weights (1 for a region whose query region hit only this
+    reference, 1/n when it hit n references); ``distance`` is the smallest Hamming distance
+    among them; ``transform`` maps reference to query coordinates, ``(sx, tx, sy, ty)`` with
+    ``x_query = sx * x_ref + tx`` (in the mirror image of the query when ``mirrored``).
+    """
+
+    ref_id: int
+    tier: Tier
+    regions_agreeing: int
+    score: float
+    distance: int
+    transform: Transform
+    mirrored: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class _Reference:
+    """One reference's regions: boxes (n, 4), hashes as 4 ``uint64`` words each, usable mask."""
+
+    boxes: NDArray[np.float64]
+    words: NDArray[np.uint64]
+    usable: NDArray[np.bool_]
+
+
+class RegionMatcher:
+    """Reference signatures in a Hamming index; ``match`` finds the references a query derives from.
+
+    Not thread-safe for writes: the caller serialises ``add``/``remove`` against ``match``.
+    """
+
+    def __init__(self, index: HammingIndex | None = None) -> None:
+        self._index: HammingIndex = index if index is not None else new_index()
+        self._references: dict[int, _Reference] = {}
+
+    def __len__(self) -> int:
+        return len(self._references)
+
+    def add(self, ref_id: int, signature: RegionalSignature) -> None:
+        """Index a reference signature. Raises ``ValueError`` for a known or out-of-range id,
+        ``InvalidSignal`` for a signature over :data:`MAX_REFERENCE_REGIONS` regions."""
+        if not 0 <= ref_id <= _MAX_REF_ID:
+            raise ValueError(f"reference ids are 0-{_MAX_REF_ID}")
+        if ref_id in self._references:
+            raise ValueError(f"reference {ref_id} is already in the matcher")
+        if len(signature) > MAX_REFERENCE_REGIONS:
+            raise InvalidSignal(
+                f"a reference signature has at most {MAX_REFERENCE_REGIONS} regions"
+            )
+        boxes = np.array([region.box for region in signature.regions], dtype=np.float64)
+        hashes = np.array(
+            [region.hash.packed() for region in signature.regions], dtype=np.uint8
+        ).reshape(-1, 32)
+        usable = np.array(
+            [region.hash.quality >= QUALITY_FLOOR for region in signature.regions], dtype=bool
+        )
+        self._references[ref_id] = _Reference(
+            boxes.reshape(-1, 4), np.ascontiguousarray(hashes).view(np.uint64), usable
+        )
+        if usable.any():
+            ids = (np.int64(ref_id) << _SLOT_BITS) + np.flatnonzero(usable).astype(np.int64)
+            self._index.add(ids, hashes[usable])
+
+    def remove(self, ref_id: int) -> bool:
+        """Forget a reference; False when it was not there."""
+        reference = self._references.pop(ref_id, None)
+        if reference is None:
+            return False
+        slots = np.arange(len(reference.boxes), dtype=np.int64)
+        self._index.remove((np.int64(ref_id) << _SLOT_BITS) + slots)
+        return True
+
+    def match(self, query: RegionalSignature | QueryImage) -> list[DerivativeMatch]:
+        """The references ``query`` derives from, strongest first.
+
+        ``query`` is either a signature as received (its regions are used as they are) or a
+        :class:`QueryImage` computed from pixels, which also allows verification by re-hashing.
+        """
+        if isinstance(query, QueryImage):
+            probes = [p for p in query.probes if p.region.hash.quality >= QUALITY_FLOOR]
+            image: QueryImage | None = query
+        else:
+            probes = [
+                QueryRegion(region)
+                for region in query.regions
+                if region.hash.quality >= QUALITY_FLOOR
+            ]
+            image = None
+        if not probes or not self._references:
+            return []
+        packed = np.stack([probe.region.hash.packed() for probe in probes])
+        seeds = self._index.range_search(packed, SEED_RADIUS)
+        if not len(seeds):
+            return []
+        seed_refs = seeds.ids >> _SLOT_BITS
+        weights = 1.0 / _references_per_probe(seeds.query_no, seed_refs, len(probes))
+        query_boxes = np.array([probe.region.box for probe in probes], dtype=np.float64)
+        mirrored = np.array([probe.mirrored for probe in probes], dtype=bool)
+        words = packed.view(np.uint64)
+        candidates: list[tuple[int, _Agreement]] = []
+        for ref_id in np.unique(seed_refs).tolist():
+            reference = self._references[ref_id]
+            distances = np.bitwise_count(words[:, None, :] ^ reference.words[None, :, :]).sum(
+                axis=2
+            )
+            probe, slot = np.nonzero((distances <= PAIR_RADIUS) & reference.usable[None, :])
+            agreement = _agree(
+                query_boxes[probe],
+                mirrored[probe],
+                reference.boxes[slot],
+                slot,
+                distances[probe, slot],
+                weights[probe],
+            )
+            if agreement is not None:
+                candidates.append((ref_id, agreement))
+        candidates.sort(key=lambda item: (-item[1].score, item[1].distance, item[0]))
+        if image is not None:
+            candidates = [
+                (ref_id, _verify(image, self._references[ref_id], agreement))
+                if rank < MAX_VERIFIED
+                else (ref_id, agreement)
+                for rank, (ref_id, agreement) in enumerate(candidates)
+            ]
+        found = [
+            DerivativeMatch(
+                ref_id=ref_id,
+                tier="remove" if agreement.count >= REMOVE_REGIONS else "review",
+                regions_agreeing=agreement.count,
+                score=round(agreement.score, 3),
+                distance=agreement.distance,
+                transform=agreement.transform,
+                mirrored=agreement.mirrored,
+            )
+            for ref_id, agreement in candidates
+            if agreement.count >= REVIEW_REGIONS
+        ]
+        found.sort(key=lambda m: (-m.score, m.distance, m.ref_id))
+        return found
+
+
+@dataclass(frozen=True, slots=True)
+class _Agreement:
+    """The best transform for one reference and the regions that agree with it."""
+
+    transform: Transform
+    mirrored: bool
+    weights: dict[int, float]  # reference slot -> weight
+    distances: dict[int, int]  # reference slot -> best distance
+
+    @property
+    def count(self) -> int:
+        return len(self.weights)
+
+    @property
+    def score(self) -> float:
+        return float(sum(self.weights.values()))
+
+    @property
+    def distance(self) -> int:
+        return min(self.distances.values())
+
+
+def _references_per_probe(
+    probe: NDArray[np.int64], ref: NDArray[np.int64], count: int
+) -> NDArray[np.float64]:
+    """How many distinct references each query region hit (at least 1)."""
+    pairs = np.unique(np.stack([probe, ref]), axis=1)
+    return np.maximum(np.bincount(pairs[0], minlength=count), 1).astype(np.float64)
+
+
+def transforms_of(query_boxes: NDArray[np.float64], ref_boxes: NDArray[np.float64]) -> NDArray:
+    """Per pair, the ``(sx, tx, sy, ty)`` mapping the reference box onto the query box."""
+    sx = (query_boxes[:, 2] - query_boxes[:, 0]) / (ref_boxes[:, 2] - ref_boxes[:, 0])
+    sy = (query_boxes[:, 3] - query_boxes[:, 1]) / (ref_boxes[:, 3] - ref_boxes[:, 1])
+    tx = query_boxes[:, 0] - sx * ref_boxes[:, 0]
+    ty = query_boxes[:, 1] - sy * ref_boxes[:, 1]
+    return np.stack([sx, tx, sy, ty], axis=1)
+
+
+def apply(transform: Transform | NDArray, boxes: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Reference boxes (n, 4) mapped into query coordinates."""
+    sx, tx, sy, ty = transform
+    return np.stack(
+        [
+            sx * boxes[:, 0] + tx,
+            sy * boxes[:, 1] + ty,
+            sx * boxes[:, 2] + tx,
+            sy * boxes[:, 3] + ty,
+        ],
+        axis=1,
+    )
+
+
+def agreeing(
+    transform: Transform | NDArray, query_boxes: NDArray[np.float64], ref_boxes: NDArray[np.float64]
+) -> NDArray[np.bool_]:
+    """Which pairs the transform maps within :data:`BOX_TOLERANCE` of their query box's size."""
+    predicted = apply(transform, ref_boxes)
+    width = query_boxes[:, 2] - query_boxes[:, 0]
+    height = query_boxes[:, 3] - query_boxes[:, 1]
+    error_x = np.maximum(
+        np.abs(predicted[:, 0] - query_boxes[:, 0]), np.abs(predicted[:, 2] - query_boxes[:, 2])
+    )
+    error_y = np.maximum(
+        np.abs(predicted[:, 1] - query_boxes[:, 1]), np.abs(predicted[:, 3] - query_boxes[:, 3])
+    )
+    return (error_x <= BOX_TOLERANCE * width) & (error_y <= BOX_TOLERANCE * height)
+
+
+def plausible(transforms: NDArray) -> NDArray[np.bool_]:
+    """Transforms a derivative can go through (scale per axis, aspect change within bounds)."""
+    sx, sy = transforms[:, 0], transforms[:, 2]
+    low, high = SCALE_RANGE
+    ratio = sx / sy
+    return (
+        (sx >= low)
+        & (sx <= high)
+        & (sy >= low)
+        & (sy <= high)
+        & (ratio <= MAX_ASPECT_CHANGE)
+        & (ratio >= 1 / MAX_ASPECT_CHANGE)
+    )
+
+
+def fit(query_boxes: NDArray[np.float64], ref_boxes: NDArray[np.float64]) -> Transform:
+    """Least-squares per-axis scale and translation mapping reference boxes onto query boxes."""
+    fitted = []
+    for low, high in ((0, 2), (1, 3)):
+        ref = np.concatenate([ref_boxes[:, low], ref_boxes[:, high]])
+        qry = np.concatenate([query_boxes[:, low], query_boxes[:, high]])
+        design = np.stack([ref, np.ones_like(ref)], axis=1)
+        (scale, shift), *_ = np.linalg.lstsq(design, qry, rcond=None)
+        fitted += [float(scale), float(shift)]
+    return (fitted[0], fitted[1], fitted[2], fitted[3])
+
+
+def _agree(
+    query_boxes: NDArray[np.float64],
+    mirrored: NDArray[np.bool_],
+    ref_boxes: NDArray[np.float64],
+    slots: NDArray[np.int64],
+    distances: NDArray[np.int64],
+    weights: NDArray[np.float64],
+) -> _Agreement | None:
+    """The transform most distinct reference regions agree on (RANSAC over every pair)."""
+    candidates = transforms_of(query_boxes, ref_boxes)
+    best: tuple[float, int, int] | None = None
+    best_members: NDArray[np.bool_] | None = None
+    for seed in np.flatnonzero(plausible(candidates)).tolist():
+        members = agreeing(candidates[seed], query_boxes, ref_boxes) & (mirrored == mirrored[seed])
+        members[seed] = True
+        score = _slot_weights(slots[members], weights[members])
+        key = (sum(score.values()), len(score), -int(distances[members].sum()))
+        if best is None or key > best:
+            best, best_members = key, members
+    if best_members is None:
+        return None
+    members = best_members
+    transform = fit(query_boxes[members], ref_boxes[members])
+    best_distance: dict[int, int] = {}
+    for slot, distance in zip(slots[members].tolist(), distances[members].tolist(), strict=True):
+        best_distance[slot] = min(best_distance.get(slot, 256), distance)
+    return _Agreement(
+        transform,
+        bool(mirrored[members][0]),
+        _slot_weights(slots[members], weights[members]),
+        best_distance,
+    )
+
+
+def _slot_weights(slots: NDArray[np.int64], weights: NDArray[np.float64]) -> dict[int, float]:
+    found: dict[int, float] = {}
+    for slot, weight in zip(slots.tolist(), weights.tolist(), strict=True):
+        found[slot] = max(found.get(slot, 0.0), weight)
+    return found
+
+
+def _verify(image: QueryImage, reference: _Reference, agreement: _Agreement) -> _Agreement:
+    """Hash the query where the transform puts each reference region; keep those that agree."""
+    weights = dict(agreement.weights)
+    distances = dict(agreement.distances)
+    predicted = apply(agreement.transform, reference.boxes)
+    for slot in range(len(reference.boxes)):
+        if slot in weights or not reference.usable[slot]:
+            continue
+        box = _clipped(predicted[slot])
+        if box is None:
+            continue
+        value = image.hash_box(box, agreement.mirrored)
+        if value.quality < QUALITY_FLOOR:
+            continue
+        distance = int(
+            np.bitwise_count(value.packed().view(np.uint64) ^ reference.words[slot]).sum()
+        )
+        if distance <= VERIFY_RADIUS:
+            weights[slot] = 1.0
+            distances[slot] = distance
+    return _Agreement(agreement.transform, agreement.mirrored, weights, distances)
+
+
+def _clipped(box: NDArray[np.float64]) -> tuple[float, float, float, float] | None:
+    """A predicted box inside the image (1% overshoot clipped), or None."""
+    x0, y0, x1, y1 = box.tolist()
+    if x0 < -0.01 or y0 < -0.01 or x1 > 1.01 or y1 > 1.01 or x1 - x0 < 0.02 or y1 - y0 < 0.02:
+        return None
+    return (max(0.0, x0), max(0.0, y0), min(1.0, x1), min(1.0, y1))

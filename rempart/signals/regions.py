@@ -1,0 +1,486 @@
+"""Regional signatures: PDQ hashes of regions of an image, each with its box.
+
+A "nudified" fake keeps the face, hair and background of a photo and regenerates the body;
+whole-image PDQ drifts far past its threshold, but the regions that were kept still hash alike.
+A regional signature is a small set of PDQ hashes of regions (the whole image, multi-scale grid
+tiles, the centred square that tools crop to, and detected faces grown by a margin), each with its
+box in normalised 0-1 coordinates ``[x0, y0, x1, y1]`` of the image (origin top left).
+``rempart.matching.regions`` decides a match when enough regions agree on one transform.
+
+Every region is cut from a working copy of the image (longest side :data:`WORKING_SIDE`, area
+interpolation), resampled to 64x64 with area interpolation (PDQ's own down-sampling aliases on
+small tiles) and hashed with PDQ; regions whose PDQ quality is under
+:data:`~rempart.signals.pdq.QUALITY_FLOOR` are flat (sky, walls, frames) and are dropped. Only
+OpenCV operations that OpenCV.js also has are used (``resize`` with ``INTER_AREA``, the bundled
+Haar cascade) so that a browser computes the same regions; docs/derivatives.md gives the rules.
+
+A **reference** signature (what a victim's device sends) has at most
+:data:`MAX_REFERENCE_REGIONS` regions, 1974 bytes in the binary form of
+:meth:`RegionalSignature.to_bytes`. A **query** (an upload being checked) hashes many more
+regions: the same layout, its mirror, the layout inside a detected uniform border, jittered face
+boxes and a ladder of centred zooms; :class:`QueryImage` also keeps the working pixels so that the
+matcher can hash more boxes where a first match predicts them. Region hashes reveal the coarse
+layout of their region (docs/privacy-regions.md): treat them like whole-image hashes.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import cv2
+import numpy as np
+from numpy.typing import NDArray
+
+from rempart.errors import InvalidSignal
+from rempart.signals._faces import detect_faces
+from rempart.signals.pdq import QUALITY_FLOOR, PdqHash, pdq_hash
+
+Box = tuple[float, float, float, float]
+
+WORKING_SIDE = 512
+REGION_SIDE = 64
+MAX_REFERENCE_REGIONS = 48
+MAX_QUERY_REGIONS = 1024
+# Boxes are kept to 4 decimals (1/10000 of a side): the JSON and binary forms round-trip exactly.
+BOX_SCALE = 10_000
+
+# A face region is the cascade's box grown to 1.2 times its side (forehead to chin; the
+# regen_face_kept threat keeps exactly this much); a head region, 2.2 times, adds hair, neck and
+# the background around the head.
+FACE_GROWTH = 1.2
+HEAD_GROWTH = 2.2
+MAX_REFERENCE_FACES = 3
+MAX_QUERY_FACES = 4
+# Query-side jitter of face boxes: the cascade's box moves by a few percent between an image and
+# its derivative, and PDQ of a region moves by about 25 bits per 1% shift.
+FACE_JITTER = 0.02
+FACE_ZOOMS = (0.96, 1.04)
+# Centred zooms tried by the query (crops that keep the centre): about 3 bits of PDQ per 1% of
+# zoom on a tile, so steps of 4% up to 2x leave every crop within 2% of a step.
+ZOOM_STEP = 1.04
+MAX_ZOOM = 2.05
+BAND_ZOOM_STEP = 1.015
+BAND_MAX_ZOOM = 1.6
+# Anchor pairs: corners (Shi-Tomasi on a copy blurred by 0.6% of the short side, at least 6% of
+# the short side apart, refined to sub-pixel) found again whatever the crop; the box spanned by two
+# of them moves exactly as the image does under any crop, scale or squash. A pair box must span
+# at least 15% of the image each way, with sides within 3:1.
+REFERENCE_ANCHORS = 10
+QUERY_ANCHORS = 24
+MAX_REFERENCE_PAIRS = 8
+ANCHOR_BLUR = 0.006
+ANCHOR_SPACING = 0.06
+ANCHOR_QUALITY = 0.02
+PAIR_MIN_SIDE = 0.15
+PAIR_MAX_ASPECT = 3.0
+# A square view is worth storing only when the image is not square already.
+SQUARE_MIN_ASPECT = 1.05
+# Uniform borders (padding, screenshots, frames): a line belongs to the border while 95% of its
+# pixels lie within this many grey levels of the outermost line's median.
+BORDER_TOLERANCE = 12
+MAX_BORDER = 0.25
+
+_FORMAT = b"RGN"
+_VERSION = 1
+_HEADER = struct.Struct("<3sBH")
+_REGION = struct.Struct("<32sB4H")
+
+
+@dataclass(frozen=True, slots=True)
+class Region:
+    """One region: the PDQ hash (with quality) of a box of the image."""
+
+    hash: PdqHash
+    box: Box
+
+    def __post_init__(self) -> None:
+        check_box(self.box)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"value": self.hash.hex, "quality": self.hash.quality, "box": list(self.box)}
+
+    @classmethod
+    def from_json(cls, obj: Any) -> Region:
+        """Parse ``{"value": "<64 hex>", "quality": 0-100, "box": [x0, y0, x1, y1]}``."""
+        if not isinstance(obj, dict):
+            raise InvalidSignal("a region is an object with 'value', 'quality' and 'box'")
+        if "quality" not in obj:
+            raise InvalidSignal("a region needs its PDQ quality (0-100)")
+        box = obj.get("box")
+        if not isinstance(box, list | tuple) or len(box) != 4:
+            raise InvalidSignal("a region box is [x0, y0, x1, y1] in 0-1 coordinates")
+        if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in box):
+            raise InvalidSignal("region box coordinates are numbers between 0 and 1")
+        value = obj.get("value")
+        if not isinstance(value, str):
+            raise InvalidSignal("a region value is a PDQ hash: 64 hexadecimal digits")
+        return cls(PdqHash.from_hex(value, obj["quality"]), quantise_box(box))
+
+
+@dataclass(frozen=True, slots=True)
+class RegionalSignature:
+    """The regions of one image; the wire form is a public contract (docs/derivatives.md).
+
+    ``{"type": "regions", "regions": [{"value": "<64 hex>", "quality": 0-100,
+    "box": [x0, y0, x1, y1]}, ...]}``
+    """
+
+    TYPE: ClassVar[str] = "regions"
+
+    regions: tuple[Region, ...]
+
+    def __len__(self) -> int:
+        return len(self.regions)
+
+    @classmethod
+    def from_json(cls, obj: Any, max_regions: int = MAX_QUERY_REGIONS) -> RegionalSignature:
+        """Parse the wire form; raises ``InvalidSignal`` (bad hex, quality, box, too many)."""
+        if not isinstance(obj, dict) or obj.get("type", cls.TYPE) != cls.TYPE:
+            raise InvalidSignal('a regional signature is {"type": "regions", "regions": [...]}')
+        regions = obj.get("regions")
+        if not isinstance(regions, list):
+            raise InvalidSignal("a regional signature has a list of 'regions'")
+        if len(regions) > max_regions:
+            raise InvalidSignal(f"{len(regions)} regions is over the limit of {max_regions}")
+        return cls(tuple(Region.from_json(region) for region in regions))
+
+    def to_json(self) -> dict[str, Any]:
+        return {"type": self.TYPE, "regions": [region.to_json() for region in self.regions]}
+
+    def to_bytes(self) -> bytes:
+        """Compact storage form: ``RGN``, version 1, count (u16), then 41 bytes per region.
+
+        Each region is its 32 hash bytes, its quality (u8) and its box as four u16 in units of
+        1/10000 (little endian). 48 regions take 1974 bytes.
+        """
+        parts = [_HEADER.pack(_FORMAT, _VERSION, len(self.regions))]
+        for region in self.regions:
+            box = (round(v * BOX_SCALE) for v in region.box)
+            parts.append(_REGION.pack(region.hash.bits, region.hash.quality, *box))
+        return b"".join(parts)
+
+    @classmethod
+    def from_bytes(cls, data: bytes, max_regions: int = MAX_QUERY_REGIONS) -> RegionalSignature:
+        """Read :meth:`to_bytes` back; raises ``InvalidSignal`` on anything malformed."""
+        if len(data) < _HEADER.size:
+            raise InvalidSignal("a binary regional signature starts with a 6-byte header")
+        magic, version, count = _HEADER.unpack_from(data)
+        if magic != _FORMAT or version != _VERSION:
+            raise InvalidSignal("not a version-1 binary regional signature")
+        if count > max_regions:
+            raise InvalidSignal(f"{count} regions is over the limit of {max_regions}")
+        if len(data) != _HEADER.size + count * _REGION.size:
+            raise InvalidSignal("binary regional signature length does not match its count")
+        regions = []
+        for number in range(count):
+            bits, quality, *box = _REGION.unpack_from(data, _HEADER.size + number * _REGION.size)
+            regions.append(Region(PdqHash(bits, quality), quantise_box(v / BOX_SCALE for v in box)))
+        return cls(tuple(regions))
+
+
+@dataclass(frozen=True, slots=True)
+class QueryRegion:
+    """A region of a query; ``mirrored`` when it was hashed on the left-right mirror image.
+
+    A mirrored region's box is in the mirror image's coordinates, so that all the mirrored
+    regions of a query agree on one transform with the reference, as the plain ones do.
+    """
+
+    region: Region
+    mirrored: bool = False
+    kind: str = "layout"
+
+
+class QueryImage:
+    """The regions of an image being checked, plus its working pixels for re-hashing.
+
+    Built by :func:`compute_query_regions`. ``signature`` is what a client that keeps its
+    pixels would post; :meth:`hash_box` lets the matcher hash the boxes a first match predicts.
+    """
+
+    def __init__(self, canvas: _Canvas, probes: Sequence[QueryRegion]) -> None:
+        self._canvas = canvas
+        self.probes = tuple(probes)
+
+    @property
+    def signature(self) -> RegionalSignature:
+        return RegionalSignature(tuple(probe.region for probe in self.probes))
+
+    def hash_box(self, box: Box, mirrored: bool = False) -> PdqHash:
+        """PDQ of ``box`` (normalised); with ``mirrored``, ``box`` is in the mirror image."""
+        return self._canvas.hash(mirror(box) if mirrored else box, mirrored)
+
+
+def check_box(box: Box) -> None:
+    """Raise ``InvalidSignal`` unless ``box`` is ``(x0, y0, x1, y1)`` with 0<=x0<x1<=1, same y."""
+    x0, y0, x1, y1 = box
+    if not (0.0 <= x0 < x1 <= 1.0 and 0.0 <= y0 < y1 <= 1.0):
+        raise InvalidSignal(f"region box {list(box)} is not [x0, y0, x1, y1] with 0<=x0<x1<=1")
+
+
+def quantise_box(values: Iterable[float]) -> Box:
+    """A box rounded to :data:`BOX_SCALE` units (validated by :class:`Region`)."""
+    x0, y0, x1, y1 = (round(float(v) * BOX_SCALE) / BOX_SCALE for v in values)
+    return (x0, y0, x1, y1)
+
+
+def grid(n: int, frame: Box = (0.0, 0.0, 1.0, 1.0)) -> list[Box]:
+    """The n x n tiles of ``frame``, row by row from the top left."""
+    x0, y0, x1, y1 = frame
+    w, h = (x1 - x0) / n, (y1 - y0) / n
+    return [
+        (x0 + col * w, y0 + row * h, x0 + (col + 1) * w, y0 + (row + 1) * h)
+        for row in range(n)
+        for col in range(n)
+    ]
+
+
+def offset_grid(n: int) -> list[Box]:
+    """The (n-1) x (n-1) tiles of side 1/n offset by half a tile: the n x n grid's other phase."""
+    half = 0.5 / n
+    return grid(n - 1, (half, half, 1.0 - half, 1.0 - half))
+
+
+def grow(box: Box, factor: float) -> Box:
+    """``box`` scaled about its centre by ``factor``, clipped to the image."""
+    cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+    hw, hh = (box[2] - box[0]) * factor / 2, (box[3] - box[1]) * factor / 2
+    return (max(0.0, cx - hw), max(0.0, cy - hh), min(1.0, cx + hw), min(1.0, cy + hh))
+
+
+def mirror(box: Box) -> Box:
+    """The box in the left-right mirror image."""
+    return (1.0 - box[2], box[1], 1.0 - box[0], box[3])
+
+
+class _Canvas:
+    """The working copy of an image, from which every region is cut and hashed."""
+
+    def __init__(self, rgb: NDArray[np.uint8]) -> None:
+        if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
+            raise ValueError("regions are computed from an RGB uint8 array (height, width, 3)")
+        height, width = rgb.shape[:2]
+        scale = WORKING_SIDE / max(height, width)
+        if scale < 1:
+            size = (max(1, round(width * scale)), max(1, round(height * scale)))
+            rgb = np.asarray(cv2.resize(rgb, size, interpolation=cv2.INTER_AREA), dtype=np.uint8)
+        self.rgb: NDArray[np.uint8] = np.ascontiguousarray(rgb)
+        self.height, self.width = self.rgb.shape[:2]
+        self.grey = np.asarray(cv2.cvtColor(self.rgb, cv2.COLOR_RGB2GRAY), dtype=np.uint8)
+
+    def pixels(self, box: Box) -> tuple[int, int, int, int]:
+        """Pixel bounds of a normalised box, at least one pixel each way."""
+        x0 = min(self.width - 1, max(0, round(box[0] * self.width)))
+        y0 = min(self.height - 1, max(0, round(box[1] * self.height)))
+        x1 = max(x0 + 1, min(self.width, round(box[2] * self.width)))
+        y1 = max(y0 + 1, min(self.height, round(box[3] * self.height)))
+        return x0, y0, x1, y1
+
+    def hash(self, box: Box, mirrored: bool = False) -> PdqHash:
+        x0, y0, x1, y1 = self.pixels(box)
+        tile = np.asarray(
+            cv2.resize(
+                self.rgb[y0:y1, x0:x1], (REGION_SIDE, REGION_SIDE), interpolation=cv2.INTER_AREA
+            ),
+            dtype=np.uint8,
+        )
+        if mirrored:
+            tile = np.ascontiguousarray(tile[:, ::-1])
+        return pdq_hash(tile)
+
+    def regions(
+        self,
+        boxes: Iterable[Box],
+        mirrored: bool = False,
+        limit: int | None = None,
+        kind: str = "layout",
+    ) -> list[QueryRegion]:
+        """Hash each box; keep those above the quality floor (mirrored boxes in mirror frame),
+        the first ``limit`` of them when given."""
+        found: list[QueryRegion] = []
+        for box in boxes:
+            if limit is not None and len(found) >= limit:
+                break
+            value = self.hash(box, mirrored)
+            if value.quality >= QUALITY_FLOOR:
+                shown = mirror(box) if mirrored else box
+                found.append(QueryRegion(Region(value, quantise_box(shown)), mirrored, kind))
+        return found
+
+
+def compute_regional_signature(rgb: NDArray[np.uint8]) -> RegionalSignature:
+    """The reference signature of an upright RGB ``uint8`` image (height, width, 3).
+
+    In priority order, keeping those at or above the quality floor, at most
+    :data:`MAX_REFERENCE_REGIONS`: the whole image; for each of the 3 largest faces, the face
+    region (box x1.2) and the head region (box x2.2); the 3x3 grid; the centred square (when
+    the image is not square) and its 3x3 grid; up to 8 anchor-pair boxes; the top row of the
+    4x4 grid and of the 5x5 grid offset by half a tile (the upper band, which a regenerated body
+    leaves intact); then the other rows of the 4x4 grid until the limit. Deterministic: the same
+    pixels give the same signature.
+    """
+    canvas = _Canvas(rgb)
+    boxes: list[Box] = [(0.0, 0.0, 1.0, 1.0)]
+    for face in detect_faces(canvas.grey)[:MAX_REFERENCE_FACES]:
+        boxes += [grow(face, FACE_GROWTH), grow(face, HEAD_GROWTH)]
+    boxes += grid(3)
+    square = _centred_square(canvas.width, canvas.height)
+    if square is not None:
+        boxes += [square, *grid(3, square)]
+    anchors = _anchors(canvas.grey, REFERENCE_ANCHORS)
+    pairs = canvas.regions(_pair_boxes(anchors), limit=MAX_REFERENCE_PAIRS)
+    boxes += [p.region.box for p in pairs]
+    boxes += _upper_band() + grid(4)[4:]
+    kept = [probe.region for probe in canvas.regions(boxes)]
+    return RegionalSignature(tuple(kept[:MAX_REFERENCE_REGIONS]))
+
+
+def compute_query_regions(rgb: NDArray[np.uint8]) -> QueryImage:
+    """The query-side regions of an upright RGB ``uint8`` image, with its working pixels.
+
+    The reference's fixed layout (whole image, 3x3 and 4x4 grids, upper band) on the image as it
+    is (a square query is also the reference's centred square); the whole image, 3x3 and 4x4
+    grids of its mirror; the same inside a uniform border when one is found (padding,
+    screenshots); face and head regions of up to 4 faces, each jittered by 2% and zoomed by 4%;
+    the centre tiles and upper-band tiles under a ladder of centred zooms (crops); and the boxes
+    of pairs of its 24 strongest anchors (any crop). About 300-400 regions; only queries pay.
+    """
+    canvas = _Canvas(rgb)
+    whole: Box = (0.0, 0.0, 1.0, 1.0)
+    coarse = [whole, *grid(3), *grid(4)]
+    probes = canvas.regions([*coarse, *_upper_band()[4:]])
+    probes += canvas.regions(coarse, mirrored=True, kind="mirror")
+    content = _content_box(canvas.grey)
+    if content is not None:
+        probes += canvas.regions([content, *grid(3, content), *grid(4, content)], kind="border")
+    for face in detect_faces(canvas.grey)[:MAX_QUERY_FACES]:
+        for factor in (FACE_GROWTH, HEAD_GROWTH):
+            probes += canvas.regions(_jittered(grow(face, factor)), kind="face")
+    probes += canvas.regions(_zoom_ladder(), kind="zoom")
+    probes += canvas.regions(_pair_boxes(_anchors(canvas.grey, QUERY_ANCHORS)), kind="pair")
+    return QueryImage(canvas, probes)
+
+
+def _upper_band() -> list[Box]:
+    """The 4x4 grid's top row, then the four middle tiles of the 6x6 grid's second row."""
+    return grid(4)[:4] + grid(6)[7:11]
+
+
+def _anchors(grey: NDArray[np.uint8], count: int) -> list[tuple[float, float]]:
+    """Up to ``count`` corner points in normalised coordinates, strongest first."""
+    height, width = grey.shape
+    short = min(height, width)
+    blurred = cv2.GaussianBlur(grey, (0, 0), max(0.5, ANCHOR_BLUR * short))
+    found = cv2.goodFeaturesToTrack(
+        blurred,
+        maxCorners=count,
+        qualityLevel=ANCHOR_QUALITY,
+        minDistance=ANCHOR_SPACING * short,
+        blockSize=7,
+    )
+    if found is None:
+        return []
+    criteria = (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, 20, 0.03)
+    refined = cv2.cornerSubPix(blurred, found.astype(np.float32), (5, 5), (-1, -1), criteria)
+    return [(float(x) / width, float(y) / height) for x, y in refined.reshape(-1, 2).tolist()]
+
+
+def _pair_boxes(points: Sequence[tuple[float, float]]) -> list[Box]:
+    """Boxes spanned by two anchors, pairs of the strongest anchors first."""
+    found = []
+    for second in range(1, len(points)):
+        for first in range(second):
+            (ax, ay), (bx, by) = points[first], points[second]
+            box = (min(ax, bx), min(ay, by), max(ax, bx), max(ay, by))
+            width, height = box[2] - box[0], box[3] - box[1]
+            if (
+                min(width, height) >= PAIR_MIN_SIDE
+                and max(width, height) <= PAIR_MAX_ASPECT * min(width, height)
+                and _inside(box)
+            ):
+                found.append(box)
+    return found
+
+
+def _centred_square(width: int, height: int) -> Box | None:
+    """The centred square crop (as nudification tools prepare their input), if not square."""
+    if max(width, height) < SQUARE_MIN_ASPECT * min(width, height):
+        return None
+    if width > height:
+        margin = (1.0 - height / width) / 2
+        return (margin, 0.0, 1.0 - margin, 1.0)
+    margin = (1.0 - width / height) / 2
+    return (0.0, margin, 1.0, 1.0 - margin)
+
+
+def _jittered(box: Box) -> list[Box]:
+    """``box``, shifted by +-2% of its side in x and y, and zoomed by 0.96 and 1.04."""
+    w, h = box[2] - box[0], box[3] - box[1]
+    found = []
+    for dy in (-FACE_JITTER, 0.0, FACE_JITTER):
+        for dx in (-FACE_JITTER, 0.0, FACE_JITTER):
+            shifted = (box[0] + dx * w, box[1] + dy * h, box[2] + dx * w, box[3] + dy * h)
+            if _inside(shifted):
+                found.append(shifted)
+    found += [grow(box, zoom) for zoom in FACE_ZOOMS]
+    return found
+
+
+def _zoom_ladder() -> list[Box]:
+    """Where reference tiles land under centred crops: the centre tiles of the 3x3 and 4x4 grids
+    at zooms 1.04-2 in steps of 4%, the two middle tiles of the upper band at zooms 1.02-1.6 in
+    steps of 1.5% (a tile far from the centre moves more per step)."""
+    centre_tiles = [grid(3)[4], *(grid(4)[i] for i in (5, 6, 9, 10))]
+    found = []
+    for tiles, step, top in (
+        (centre_tiles, ZOOM_STEP, MAX_ZOOM),
+        (grid(6)[8:10], BAND_ZOOM_STEP, BAND_MAX_ZOOM),
+    ):
+        zoom = step
+        while zoom <= top:
+            found += [box for box in (_zoomed(tile, zoom) for tile in tiles) if _inside(box)]
+            zoom *= step
+    return found
+
+
+def _zoomed(box: Box, zoom: float) -> Box:
+    """``box`` scaled by ``zoom`` about the image centre (how a centred crop moves it)."""
+    x0, y0, x1, y1 = (0.5 + (v - 0.5) * zoom for v in box)
+    return (x0, y0, x1, y1)
+
+
+def _inside(box: Sequence[float]) -> bool:
+    return box[0] >= 0.0 and box[1] >= 0.0 and box[2] <= 1.0 and box[3] <= 1.0
+
+
+def _content_box(grey: NDArray[np.uint8]) -> Box | None:
+    """The box inside a uniform border (padding, a screenshot's frame), or None without one.
+
+    From each edge, lines (rows or columns) belong to the border while 95% of their pixels lie
+    within :data:`BORDER_TOLERANCE` grey levels of the outermost line's median; at most 25% of
+    a side. None when no side loses at least 1% of the image.
+    """
+    height, width = grey.shape
+    image = grey.astype(np.int16)
+    top = _border_depth(image, round(height * MAX_BORDER))
+    bottom = _border_depth(image[::-1], round(height * MAX_BORDER))
+    left = _border_depth(image.T, round(width * MAX_BORDER))
+    right = _border_depth(image.T[::-1], round(width * MAX_BORDER))
+    if max(top / height, bottom / height, left / width, right / width) < 0.01:
+        return None
+    return quantise_box(
+        (left / width, top / height, (width - right) / width, (height - bottom) / height)
+    )
+
+
+def _border_depth(lines: NDArray[np.int16], limit: int) -> int:
+    """How many leading lines of ``lines`` are uniform in the outermost line's colour."""
+    if limit < 1:
+        return 0
+    colour = int(np.median(lines[0]))
+    deviation = np.abs(lines[:limit] - colour)
+    uniform = np.percentile(deviation, 95, axis=1) <= BORDER_TOLERANCE
+    return int(limit if uniform.all() else np.argmin(uniform))
