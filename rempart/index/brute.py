@@ -20,6 +20,7 @@ from rempart.index.base import (
     RangeHits,
     check_hashes,
     check_queries,
+    member_mask,
     sorted_hits,
 )
 from rempart.index.fileformat import read_snapshot, write_snapshot
@@ -42,13 +43,13 @@ class BruteForceIndex:
 
     def add(self, ids: NDArray[np.int64], hashes: NDArray[np.uint8]) -> None:
         ids, hashes = check_hashes(ids, hashes)
-        if np.isin(ids, self._ids).any():
+        if member_mask(ids, self._ids).any():
             raise ValueError("some ids are already in the index")
         self._ids = np.concatenate([self._ids, ids])
         self._hashes = np.concatenate([self._hashes, hashes])
 
     def remove(self, ids: NDArray[np.int64]) -> int:
-        gone = np.isin(self._ids, np.asarray(ids, dtype=np.int64))
+        gone = member_mask(self._ids, np.asarray(ids, dtype=np.int64))
         count = int(gone.sum())
         if count:
             self._ids = self._ids[~gone]
