@@ -13,7 +13,9 @@ def test_member_mask_agrees_with_python_sets(members: int) -> None:
     rng = np.random.default_rng(members)
     values = rng.integers(-(2**62), 2**62, size=3000)
     # Half of them present among the values, half (mostly) absent.
-    chosen = np.concatenate([rng.choice(values, size=members // 2), rng.integers(0, 99, members)])
+    chosen = np.concatenate(
+        [rng.choice(values, size=(members + 1) // 2), rng.integers(0, 99, members)]
+    )
     chosen = chosen[:members]
     wanted = set(chosen.tolist())
     mask = member_mask(values, chosen)
