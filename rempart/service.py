@@ -15,16 +15,18 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 
 from rempart import banks as bank_ops
 from rempart import cases as case_ops
+from rempart import reports
+from rempart.audit import audit
 from rempart.config import Settings
-from rempart.errors import InvalidRequest, NotFound, RempartError
+from rempart.errors import Conflict, InvalidRequest, NotFound, RempartError
 from rempart.evidence import SightingReport, record_sighting
 from rempart.index import BruteForceIndex, HammingIndex
 from rempart.matching.engine import BankMatch, MatchEngine, default_kinds
@@ -33,7 +35,15 @@ from rempart.security import hash_secret, read_token, sign_token
 from rempart.signals import ImageSignals, Signal, compute_image_signals, signal_type_of
 from rempart.store import Database, is_current, upgrade
 from rempart.store.changes import prune_changes
-from rempart.store.models import ApiKey, Bank, Organisation, ServiceSecret, Sighting
+from rempart.store.models import (
+    ApiKey,
+    AuditEntry,
+    Bank,
+    Organisation,
+    ServiceSecret,
+    Sighting,
+    utcnow,
+)
 from rempart.sync import ChangeSync
 from rempart.webhooks import (
     WebhookDeliverer,
@@ -398,3 +408,87 @@ class Service:
             org = session.get(Organisation, principal.org_id)
             assert org is not None
             return org.signing_public_key
+
+    # == web pages and evidence reports (rempart.web, rempart.reports) =====================
+    # Read-only views for the moderator dashboard, and the evidence report of a case. None of
+    # them returns a hash value.
+
+    def case_report(
+        self, case_id: str, pin: str | None, language: str = "en"
+    ) -> reports.CaseReport:
+        """The evidence report (PDF) of an active case, recorded in the audit log with the
+        SHA-256 of its content and of the PDF itself (docs/reports.md).
+
+        Raises what ``case_view`` raises, and ``Conflict`` for a withdrawn case (its evidence
+        was deleted with it). Rendering takes about a second.
+        """
+        view = self.case_view(case_id, pin)
+        if view.status != "active":
+            raise Conflict("this case was withdrawn: its evidence was deleted with it")
+        report = reports.render_case_report(view, language=language)
+        with self.db.transaction() as session:
+            audit(
+                session,
+                f"case:{view.case_id}",
+                "case.report",
+                f"case:{view.case_id}",
+                content_sha256=report.content_sha256,
+                pdf_sha256=report.pdf_sha256,
+                sightings=len(view.sightings),
+            )
+        return report
+
+    def recent_sightings(self, principal: Principal, limit: int = 50) -> list[tuple[Sighting, str]]:
+        """The latest sightings of the caller's banks' signals, newest first, with the bank
+        name."""
+        with self.db.reading() as session:
+            rows = session.execute(
+                select(Sighting, Bank.name)
+                .join(Bank, Bank.id == Sighting.bank_id)
+                .where(Bank.org_id == principal.org_id)
+                .order_by(Sighting.seen_at.desc(), Sighting.id.desc())
+                .limit(limit)
+            ).all()
+            return [(sighting, name) for sighting, name in rows]
+
+    def sightings_per_day(self, principal: Principal, days: int = 30) -> list[tuple[str, str, int]]:
+        """``(UTC day "YYYY-MM-DD", platform, count)`` of the caller's banks' sightings over the
+        last ``days`` days (today included), ordered by day then platform."""
+        since = utcnow().replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(
+            days=days - 1
+        )
+        # Both give the UTC calendar day as text; PostgreSQL's date() would use the session's
+        # time zone.
+        day = (
+            func.date(Sighting.seen_at)
+            if self.settings.is_sqlite
+            else func.to_char(func.timezone("UTC", Sighting.seen_at), "YYYY-MM-DD")
+        )
+        with self.db.reading() as session:
+            rows = session.execute(
+                select(day, Sighting.platform, func.count())
+                .join(Bank, Bank.id == Sighting.bank_id)
+                .where(Bank.org_id == principal.org_id, Sighting.seen_at >= since)
+                .group_by(day, Sighting.platform)
+                .order_by(day, Sighting.platform)
+            ).all()
+            return [(str(d), platform, int(count)) for d, platform, count in rows]
+
+    def audit_entries(self, principal: Principal, limit: int = 100) -> list[AuditEntry]:
+        """The caller's organisation's audit entries, newest first. The operator organisation
+        also sees the entries that belong to no organisation (victims' cases, the system)."""
+        with self.db.reading() as session:
+            operator = session.scalar(
+                select(Organisation.id).where(Organisation.name == OPERATOR_ORG)
+            )
+            mine = AuditEntry.org_id == principal.org_id
+            if principal.org_id == operator:
+                mine = or_(mine, AuditEntry.org_id.is_(None))
+            return list(
+                session.scalars(
+                    select(AuditEntry)
+                    .where(mine)
+                    .order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
+                    .limit(limit)
+                )
+            )

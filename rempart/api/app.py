@@ -7,11 +7,11 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from rempart import __version__
+from rempart import __version__, web
 from rempart.api import errors
 from rempart.api.metrics import MetricsMiddleware
 from rempart.api.ratelimit import RateLimiter
-from rempart.api.routes import banks, cases, match, ops, sightings, webhooks
+from rempart.api.routes import banks, cases, dashboard, match, ops, report, sightings, webhooks
 from rempart.config import Settings
 from rempart.service import Service
 
@@ -49,6 +49,7 @@ def create_app(
     app.state.case_limits = RateLimiter(settings.rate_limit_cases_per_ip)
     errors.install(app)
     app.add_middleware(MetricsMiddleware)
-    for module in (cases, match, sightings, banks, webhooks, ops):
+    for module in (cases, match, sightings, banks, webhooks, ops, report, dashboard):
         app.include_router(module.router)
+    web.install(app)
     return app

@@ -1,30 +1,35 @@
-"""Browser fixtures: Debian's Chromium, headless, driven by Playwright, on a local static server.
+"""Browser fixtures: Debian's Chromium, headless, driven by Playwright, against the real service.
 
 The browser is never downloaded: it is /usr/bin/chromium from apt (`.ci/run` installs it). When
 it is missing the web tests are skipped with a loud message, except under CI=true, where a
 missing browser fails the run.
 
-`web_server` serves files only, from 127.0.0.1: the JavaScript under test (``/static/``, i.e.
-rempart/web/static), the test pages (``/pages/``), the shared benign data read in place
-(``/shared/``) and files a test generates (``/generated/``). When the FastAPI service exists,
-swap this fixture for one that starts the service and yields its base URL: the tests only use
-``base_url`` and these URL prefixes.
+`web_server` is the rempart service itself (``create_app`` on a fresh SQLite database, served by
+uvicorn on 127.0.0.1 in a thread): its pages (``/``, ``/case``, ``/admin``), the API and the
+JavaScript under test (``/static/``). For the tests only, it also serves the test pages
+(``/pages/``), the shared benign data read in place (``/shared/``) and files a test generates
+(``/generated/``).
 """
 
 from __future__ import annotations
 
 import os
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlsplit
 
 import pytest
+import uvicorn
 from playwright.sync_api import Browser, Page, Request, sync_playwright
+from starlette.staticfiles import StaticFiles
 
+from rempart.api import create_app
+from rempart.config import Settings
+from rempart.orgs import create_key, create_org, get_org
+from rempart.service import OPERATOR_ORG, Service
 from tests.conftest import SHARED
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -37,7 +42,6 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 REPO = Path(__file__).resolve().parents[2]
-STATIC = REPO / "rempart" / "web" / "static"
 PAGES = Path(__file__).resolve().parent / "pages"
 
 _MISSING_BROWSER = (
@@ -49,11 +53,14 @@ _skipped_for_browser: list[str] = []
 
 @dataclass(frozen=True)
 class WebServer:
-    """A running static server: ``base_url`` (no trailing slash) and the folder behind
-    ``/generated/`` where tests write files for the browser to fetch."""
+    """The running service: ``base_url`` (no trailing slash), its ``service`` (to act as a
+    platform or an operator would), an ``admin_key``, and the folder behind ``/generated/``
+    where tests write files for the browser to fetch."""
 
     base_url: str
     generated: Path
+    service: Service
+    admin_key: str
 
     def url(self, path: str) -> str:
         return f"{self.base_url}/{path.lstrip('/')}"
@@ -64,43 +71,53 @@ class WebServer:
     def shared_url(self, file: Path) -> str:
         return self.url(f"shared/{file.relative_to(SHARED).as_posix()}")
 
+    def key(self, scopes: list[str], org: str = OPERATOR_ORG) -> str:
+        """A new API key of ``org`` (created when missing) with ``scopes``."""
+        with self.service.db.transaction() as session:
+            try:
+                organisation = get_org(session, org)
+            except Exception:
+                organisation = create_org(session, org)
+            return create_key(session, organisation, scopes)
 
-def _handler(routes: dict[str, Path]) -> type[SimpleHTTPRequestHandler]:
-    class Handler(SimpleHTTPRequestHandler):
-        def translate_path(self, path: str) -> str:
-            # Only files under a routed folder are served; anything else (including `..`
-            # escapes, which resolve outside the folder) answers 404.
-            request_path = unquote(urlsplit(path).path)
-            for prefix, folder in routes.items():
-                if request_path.startswith(prefix):
-                    target = (folder / request_path[len(prefix) :]).resolve()
-                    if target.is_relative_to(folder.resolve()):
-                        return str(target)
-            return str(REPO / "nonexistent")
 
-        def end_headers(self) -> None:
-            self.send_header("Cache-Control", "no-store")
-            super().end_headers()
+class _TestFiles(StaticFiles):
+    """Test-only folders, never cached (hundreds of images per run)."""
 
-        def log_message(self, format: str, *args: Any) -> None:
-            """Quiet: hundreds of image requests per run."""
-
-    return Handler
+    async def get_response(self, path: str, scope: Any) -> Any:
+        response = await super().get_response(path, scope)
+        response.headers["Cache-Control"] = "no-store"
+        return response
 
 
 @pytest.fixture(scope="session")
 def web_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebServer]:
     generated = tmp_path_factory.mktemp("web-generated")
-    routes = {"/static/": STATIC, "/pages/": PAGES, "/shared/": SHARED, "/generated/": generated}
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(routes))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    # Every browser request comes from 127.0.0.1: lift the per-address limit on case requests.
+    settings = Settings(
+        data_dir=tmp_path_factory.mktemp("web-service"), rate_limit_cases_per_ip=1_000_000
+    )
+    service = Service(settings)
+    app = create_app(settings, service, background=False)
+    for prefix, folder in (("/pages", PAGES), ("/shared", SHARED), ("/generated", generated)):
+        app.mount(prefix, _TestFiles(directory=folder))
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", access_log=False)
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    host, port = server.server_address[:2]
+    deadline = time.monotonic() + 60
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "the service did not start"
+        time.sleep(0.05)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    admin_key = service.bootstrap_admin_key()
+    assert admin_key is not None
     try:
-        yield WebServer(base_url=f"http://{host!s}:{port}", generated=generated)
+        yield WebServer(f"http://127.0.0.1:{port}", generated, service, admin_key)
     finally:
-        server.shutdown()
-        server.server_close()
+        server.should_exit = True
+        thread.join(timeout=30)
 
 
 @pytest.fixture(scope="session")

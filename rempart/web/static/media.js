@@ -1,0 +1,30 @@
+// The kinds of media a page can protect, each with the function that fingerprints a file in the
+// browser and the signals a case stores for it. A new kind (videos, once rempart.signals.video
+// has its browser port) is one more entry here: the picker, the worker and the pages do not change.
+
+import { hashImageFile, signalsOfRecord } from "./hashing.js";
+
+/**
+ * Each hasher: `name`, `accept` (for the file input), `claims(file)` (true when this hasher is
+ * for the file), `hash(file)` (Promise of a record, throwing ImageHashError-like errors with a
+ * `type` and a `message`), `signals(record)` (the wire signals) and `describe(record)` (a few
+ * facts to show, never sent).
+ */
+export const HASHERS = [
+  {
+    name: "image",
+    accept: "image/*",
+    claims: () => true, // The fallback: it recognises images by their bytes, not their name.
+    hash: (file) => hashImageFile(file),
+    signals: (record) => signalsOfRecord(record),
+    describe: (record) => ({ width: record.width, height: record.height, format: record.format }),
+  },
+];
+
+/** The hasher for a file: the first that claims it. */
+export function hasherFor(file) {
+  return HASHERS.find((hasher) => hasher.claims(file));
+}
+
+/** The `accept` attribute for file inputs. */
+export const ACCEPT = HASHERS.map((hasher) => hasher.accept).join(",");
