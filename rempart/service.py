@@ -28,7 +28,7 @@ from rempart.audit import audit
 from rempart.config import Settings
 from rempart.errors import Conflict, InvalidRequest, NotFound, RempartError
 from rempart.evidence import SightingReport, record_sighting
-from rempart.index import BruteForceIndex, HammingIndex
+from rempart.index import HammingIndex, new_index
 from rempart.matching.engine import BankMatch, MatchEngine, default_kinds
 from rempart.orgs import Principal, authenticate, create_key, create_org
 from rempart.security import hash_secret, read_token, sign_token
@@ -92,7 +92,7 @@ class Service:
         self,
         settings: Settings,
         *,
-        index_factory: Callable[[], HammingIndex] = BruteForceIndex,
+        index_factory: Callable[[], HammingIndex] = new_index,
         http_client: httpx.Client | None = None,
     ) -> None:
         self.settings = settings

@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from rempart.index import BruteForceIndex, HammingIndex
+from rempart.index import HammingIndex, new_index
 from rempart.matching.kinds import Candidate, ExactKind, PdqKind, SignalKind
 from rempart.signals import MATCH_THRESHOLD, Signal, signal_type_of
 
@@ -76,7 +76,7 @@ class MatchEngine:
     """Signals by id, banks by id, and the per-type lookup structures."""
 
     def __init__(self, kinds: dict[str, SignalKind] | None = None) -> None:
-        self._kinds = kinds if kinds is not None else default_kinds(BruteForceIndex)
+        self._kinds = kinds if kinds is not None else default_kinds(new_index)
         self._signals: dict[int, _Stored] = {}
         self._banks: dict[int, BankInfo] = {}
         self._lock = threading.RLock()
