@@ -149,13 +149,16 @@ def read_records(text: str, source: str) -> Iterator[HashRecord]:
                 raise InvalidSignal(f"{source}:{number}: {exc.message}") from exc
         return
     reader = csv.DictReader(io.StringIO(text))
-    if not reader.fieldnames or "path" not in reader.fieldnames:
-        raise InvalidSignal(f"{source}: neither JSON lines nor a CSV with a 'path' column")
-    for number, row in enumerate(reader, start=2):
-        try:
-            yield parse_record({key: value for key, value in row.items() if value})
-        except InvalidSignal as exc:
-            raise InvalidSignal(f"{source}:{number}: {exc.message}") from exc
+    try:
+        if not reader.fieldnames or "path" not in reader.fieldnames:
+            raise InvalidSignal(f"{source}: neither JSON lines nor a CSV with a 'path' column")
+        for number, row in enumerate(reader, start=2):
+            try:
+                yield parse_record({key: value for key, value in row.items() if value})
+            except InvalidSignal as exc:
+                raise InvalidSignal(f"{source}:{number}: {exc.message}") from exc
+    except csv.Error as exc:  # a stray carriage return, an unterminated quote...
+        raise InvalidSignal(f"{source}:{max(reader.line_num, 1)}: not valid CSV ({exc})") from exc
 
 
 def record_signals(record: HashRecord) -> list[Signal]:

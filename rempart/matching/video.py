@@ -22,7 +22,7 @@ the default thresholds here, every pair Meta's default rule accepts is reported,
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -141,15 +141,34 @@ class VideoMatcher:
 
         A reference with no frame of quality >= ``min_quality`` is kept but can never match.
         """
-        if not 0 <= ref_id <= MAX_REF_ID:
-            raise ValueError(f"ref_id must be 0-{MAX_REF_ID}")
-        if ref_id in self._references:
-            raise ValueError(f"reference {ref_id} is already in the matcher")
-        hashes, first, last = _distinct_good_frames(signature, self.min_quality)
-        if len(hashes):
-            ids = (np.int64(ref_id) << _POSITION_BITS) + np.arange(len(hashes), dtype=np.int64)
-            self._index.add(ids, hashes)
-        self._references[ref_id] = _Reference(first, last)
+        self.add_many([(ref_id, signature)])
+
+    def add_many(self, references: Iterable[tuple[int, VideoSignature]]) -> None:
+        """Index many references in one index write (loading a bank: one segment, not
+        thousands). All or nothing: ``ValueError`` if any id is in use, repeated or out of
+        range, and then nothing is added."""
+        batch = list(references)
+        ref_ids = [ref_id for ref_id, _ in batch]
+        for ref_id in ref_ids:
+            if not 0 <= ref_id <= MAX_REF_ID:
+                raise ValueError(f"ref_id must be 0-{MAX_REF_ID}")
+            if ref_id in self._references:
+                raise ValueError(f"reference {ref_id} is already in the matcher")
+        if len(set(ref_ids)) != len(ref_ids):
+            raise ValueError("a reference id appears twice in one batch")
+        ids: list[NDArray[np.int64]] = []
+        hashes: list[NDArray[np.uint8]] = []
+        added: dict[int, _Reference] = {}
+        for ref_id, signature in batch:
+            frames, first, last = _distinct_good_frames(signature, self.min_quality)
+            ids.append(
+                (np.int64(ref_id) << _POSITION_BITS) + np.arange(len(frames), dtype=np.int64)
+            )
+            hashes.append(frames)
+            added[ref_id] = _Reference(first, last)
+        if any(len(part) for part in ids):
+            self._index.add(np.concatenate(ids), np.concatenate(hashes))
+        self._references.update(added)
 
     def remove(self, ref_id: int) -> bool:
         """Forget a reference; returns whether it was there."""

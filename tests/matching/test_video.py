@@ -255,3 +255,19 @@ def test_thresholds_must_be_percentages() -> None:
             VideoMatcher(query_threshold_pct=bad)
         with pytest.raises(ValueError):
             VideoMatcher(reference_threshold_pct=bad)
+
+
+def test_add_many_is_add_in_one_write_and_all_or_nothing(library) -> None:
+    one_by_one, at_once = VideoMatcher(), VideoMatcher()
+    for ref_id, name in enumerate(sorted(library)):
+        one_by_one.add(ref_id, library[name])
+    at_once.add_many(enumerate(library[name] for name in sorted(library)))
+
+    assert len(at_once) == len(one_by_one) == len(library)
+    for name in sorted(library):
+        assert at_once.match(library[name]) == one_by_one.match(library[name])
+    with pytest.raises(ValueError):
+        at_once.add_many([(100, library["long"]), (100, library["clip"])])
+    with pytest.raises(ValueError):
+        at_once.add_many([(101, library["long"]), (0, library["clip"])])
+    assert 100 not in at_once and 101 not in at_once
