@@ -11,7 +11,7 @@ within that radius of the query's substring and verifies what it finds on the wh
 Layout, per segment of U unique hashes (duplicates are stored once, their extra ids beside):
 - ``hashes``: (U, 32) uint8, sorted by the whole hash. Table 0 (the substring at bit 0) needs
   no postings: its buckets are runs of these rows.
-- per table: ``directory``, 2^p + 1 uint32 offsets over the substring's first p bits (about 8
+- per table: ``directory``, 2^p + 1 uint32 offsets over the substring's first p bits (about 4-8
   entries per bucket), and for tables 1..m-1 ``postings``, U uint32 values
   ``row << (k - p) | last k - p bits of the substring`` (k: substring length), so a probe tests
   the whole substring before touching the hash.
