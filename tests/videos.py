@@ -65,10 +65,13 @@ def write_video(
     size: tuple[int, int] | None = None,
     bit_rate: int | None = None,
     options: dict[str, str] | None = None,
+    rotation: int = 0,
 ) -> Path:
     """Encode ``frames`` (RGB arrays) into ``path``; the container comes from the suffix.
 
-    ``size`` rescales every frame; ``bit_rate`` (bits/s) replaces the encoder's quality default.
+    ``size`` rescales every frame; ``bit_rate`` (bits/s) replaces the encoder's quality default;
+    ``rotation`` tags the stream with a display rotation (degrees counter-clockwise), as phones
+    do for portrait video.
     """
     with av.open(str(path), "w") as container:
         stream = container.add_stream(codec, rate=Fraction(fps))
@@ -77,6 +80,8 @@ def write_video(
         fast = {"deadline": "realtime", "cpu-used": "8", "lag-in-frames": "0"}
         fast = fast if codec.startswith("libvpx") else {}
         stream.options = {**fast, **(options or {})}
+        if rotation:
+            stream.set_display_rotation(rotation)
         if bit_rate:
             stream.bit_rate = bit_rate
         configured = False

@@ -163,7 +163,9 @@ class SampledFrame:
 
     ``rgb`` is a C-contiguous ``uint8`` array (height, width, 3) at the video's own resolution,
     converted from YUV with the BT.601 matrix whatever the stream's colour tags say, as Meta's
-    vPDQ does (swscale defaults), so frame hashes agree with vPDQ's bit for bit.
+    vPDQ does (swscale defaults), so frame hashes agree with vPDQ's bit for bit. A stream with
+    a display rotation (portrait phone video) is turned upright, as players show it; vPDQ
+    hashes such frames sideways (docs/video.md).
     """
 
     timestamp: float
@@ -569,10 +571,16 @@ def _timeout(limits: VideoLimits) -> TooLarge:
 
 
 def _to_rgb(frame: av.VideoFrame) -> RGBArray:
+    """The frame as displayed: RGB, turned by the stream's display rotation."""
     # BT.601 and SWS_AREA, as vPDQ's sws_getContext: the same pixels, so the same PDQ bits.
     rgb = frame.reformat(
         format="rgb24", src_colorspace="DEFAULT", interpolation="AREA", threads=1
     ).to_ndarray()
+    # Phones store portrait video sideways with a display rotation (counter-clockwise degrees);
+    # players and re-encoders turn it upright, so the hash must see it upright too.
+    quarter_turns = round(frame.rotation / 90) % 4
+    if quarter_turns:
+        rgb = np.rot90(rgb, k=quarter_turns)
     return np.ascontiguousarray(rgb, dtype=np.uint8)
 
 

@@ -271,3 +271,15 @@ def test_add_many_is_add_in_one_write_and_all_or_nothing(library) -> None:
     with pytest.raises(ValueError):
         at_once.add_many([(101, library["long"]), (0, library["clip"])])
     assert 100 not in at_once and 101 not in at_once
+
+
+def test_a_portrait_phone_video_matches_its_upright_reencode(tmp_path: Path) -> None:
+    # Phones store portrait video sideways with a rotation tag; platforms re-encode it upright.
+    sideways = list(scenes(photos(120, 2), 5.0))
+    phone = write_video(tmp_path / "phone.mp4", sideways, rotation=270)
+    upright = write_video(tmp_path / "repost.mp4", (np.rot90(f, k=3) for f in sideways))
+    matcher = VideoMatcher()
+    matcher.add(1, signature_of(phone))
+
+    found = only(matcher.match(signature_of(upright)))
+    assert (found.match_type, found.query_match_pct) == ("video", 100.0)

@@ -125,6 +125,16 @@ def test_shared_videos_decode_with_their_declared_size_and_length() -> None:
     assert (info.width, info.height, info.frame_rate) == (480, 360, 10.0)
 
 
+@pytest.mark.parametrize("degrees", [90, 180, 270])
+def test_a_display_rotation_is_applied_as_players_do(degrees: int, tmp_path: Path) -> None:
+    stored = list(scenes(SCENE_PHOTOS[:1], 1.0))
+    _, frames = sample(write_video(tmp_path / "phone.mp4", stored, rotation=degrees))
+
+    upright = np.rot90(stored[0], k=degrees // 90)  # counter-clockwise, as FFmpeg's autorotate
+    assert frames[0].rgb.shape == upright.shape
+    assert np.abs(frames[0].rgb.astype(int) - upright.astype(int)).mean() < 12
+
+
 def test_sniffing_names_containers_from_their_first_bytes(made: dict[str, Path]) -> None:
     for kind, (label, _) in EXPECTED.items():
         assert sniff_video_format(made[kind].read_bytes()[:64]) == label
