@@ -14,15 +14,12 @@ JavaScript under test (``/static/``). For the tests only, it also serves the tes
 from __future__ import annotations
 
 import os
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 from playwright.sync_api import Browser, Page, Request, sync_playwright
 from starlette.staticfiles import StaticFiles
 
@@ -31,6 +28,7 @@ from rempart.config import Settings
 from rempart.orgs import create_key, create_org, get_org
 from rempart.service import OPERATOR_ORG, Service
 from tests.conftest import SHARED
+from tests.servers import serving
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -101,23 +99,10 @@ def web_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebServer]:
     app = create_app(settings, service, background=False)
     for prefix, folder in (("/pages", PAGES), ("/shared", SHARED), ("/generated", generated)):
         app.mount(prefix, _TestFiles(directory=folder))
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", access_log=False)
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the service did not start"
-        time.sleep(0.05)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    admin_key = service.bootstrap_admin_key()
-    assert admin_key is not None
-    try:
-        yield WebServer(f"http://127.0.0.1:{port}", generated, service, admin_key)
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
+    with serving(app) as base_url:
+        admin_key = service.bootstrap_admin_key()
+        assert admin_key is not None
+        yield WebServer(base_url, generated, service, admin_key)
 
 
 @pytest.fixture(scope="session")

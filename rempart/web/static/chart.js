@@ -74,7 +74,8 @@ export function drawChart(container, activity, words) {
       bar.append(element("title", {}, `${day} · ${name}: ${count}`));
       svg.append(bar);
     });
-    if (index === 0 || index === days.length - 1 || index % 7 === 0) {
+    const last = days.length - 1;
+    if (index === 0 || index === last || (index % 7 === 0 && last - index >= 4)) {
       svg.append(element("text", { x: left + index * step + step / 2, y: height - 6, "text-anchor": "middle", class: "tick" }, day.slice(5)));
     }
   });
