@@ -21,6 +21,7 @@ regions, ``review`` with :data:`REVIEW_REGIONS`. A single region is never eviden
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -102,27 +103,33 @@ class RegionMatcher:
     def add(self, ref_id: int, signature: RegionalSignature) -> None:
         """Index a reference signature. Raises ``ValueError`` for a known or out-of-range id,
         ``InvalidSignal`` for a signature over :data:`MAX_REFERENCE_REGIONS` regions."""
-        if not 0 <= ref_id <= _MAX_REF_ID:
-            raise ValueError(f"reference ids are 0-{_MAX_REF_ID}")
-        if ref_id in self._references:
-            raise ValueError(f"reference {ref_id} is already in the matcher")
-        if len(signature) > MAX_REFERENCE_REGIONS:
-            raise InvalidSignal(
-                f"a reference signature has at most {MAX_REFERENCE_REGIONS} regions"
-            )
-        boxes = np.array([region.box for region in signature.regions], dtype=np.float64)
-        hashes = np.array(
-            [region.hash.packed() for region in signature.regions], dtype=np.uint8
-        ).reshape(-1, 32)
-        usable = np.array(
-            [region.hash.quality >= QUALITY_FLOOR for region in signature.regions], dtype=bool
-        )
-        self._references[ref_id] = _Reference(
-            boxes.reshape(-1, 4), np.ascontiguousarray(hashes).view(np.uint64), usable
-        )
-        if usable.any():
-            ids = (np.int64(ref_id) << _SLOT_BITS) + np.flatnonzero(usable).astype(np.int64)
-            self._index.add(ids, hashes[usable])
+        self.add_many([(ref_id, signature)])
+
+    def add_many(self, items: Iterable[tuple[int, RegionalSignature]]) -> None:
+        """Index many references in one index write (how a service rebuilds at start).
+
+        Same errors as :meth:`add`; nothing is added when any item is refused.
+        """
+        staged: dict[int, _Reference] = {}
+        ids: list[NDArray[np.int64]] = []
+        hashes: list[NDArray[np.uint8]] = []
+        for ref_id, signature in items:
+            if not 0 <= ref_id <= _MAX_REF_ID:
+                raise ValueError(f"reference ids are 0-{_MAX_REF_ID}")
+            if ref_id in self._references or ref_id in staged:
+                raise ValueError(f"reference {ref_id} is already in the matcher")
+            if len(signature) > MAX_REFERENCE_REGIONS:
+                raise InvalidSignal(
+                    f"a reference signature has at most {MAX_REFERENCE_REGIONS} regions"
+                )
+            reference, packed = _stored(signature)
+            staged[ref_id] = reference
+            usable = np.flatnonzero(reference.usable)
+            ids.append((np.int64(ref_id) << _SLOT_BITS) + usable.astype(np.int64))
+            hashes.append(packed[usable])
+        if ids:
+            self._index.add(np.concatenate(ids), np.concatenate(hashes))
+        self._references.update(staged)
 
     def remove(self, ref_id: int) -> bool:
         """Forget a reference; False when it was not there."""
@@ -200,6 +207,17 @@ class RegionMatcher:
         ]
         found.sort(key=lambda m: (-m.score, m.distance, m.ref_id))
         return found
+
+
+def _stored(signature: RegionalSignature) -> tuple[_Reference, NDArray[np.uint8]]:
+    """A signature as the matcher keeps it, and its hashes as (n, 32) bytes."""
+    boxes = np.array([region.box for region in signature.regions], dtype=np.float64)
+    packed = np.array([region.hash.packed() for region in signature.regions], dtype=np.uint8)
+    packed = np.ascontiguousarray(packed.reshape(-1, 32))
+    usable = np.array(
+        [region.hash.quality >= QUALITY_FLOOR for region in signature.regions], dtype=bool
+    )
+    return _Reference(boxes.reshape(-1, 4), packed.view(np.uint64), usable), packed
 
 
 @dataclass(frozen=True, slots=True)

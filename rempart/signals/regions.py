@@ -48,10 +48,13 @@ MAX_QUERY_REGIONS = 1024
 BOX_SCALE = 10_000
 
 # A face region is the cascade's box grown to 1.2 times its side (forehead to chin; the
-# regen_face_kept threat keeps exactly this much); a head region, 2.2 times, adds hair, neck and
-# the background around the head.
+# regen_face_kept threat keeps exactly this much); the inner face is the box itself (a second,
+# independent-enough region inside what such a fake keeps: a single region is never evidence);
+# a head region, 2.2 times, adds hair, neck and the background around the head.
 FACE_GROWTH = 1.2
+INNER_FACE_GROWTH = 1.0
 HEAD_GROWTH = 2.2
+FACE_REGIONS = (FACE_GROWTH, INNER_FACE_GROWTH, HEAD_GROWTH)
 MAX_REFERENCE_FACES = 3
 MAX_QUERY_FACES = 4
 # Query-side jitter of face boxes: the cascade's box moves by a few percent between an image and
@@ -69,7 +72,7 @@ BAND_MAX_ZOOM = 1.6
 # of them moves exactly as the image does under any crop, scale or squash. A pair box must span
 # at least 15% of the image each way, with sides within 3:1.
 REFERENCE_ANCHORS = 10
-QUERY_ANCHORS = 24
+QUERY_ANCHORS = 16
 MAX_REFERENCE_PAIRS = 8
 ANCHOR_BLUR = 0.006
 ANCHOR_SPACING = 0.06
@@ -325,7 +328,7 @@ def compute_regional_signature(rgb: NDArray[np.uint8]) -> RegionalSignature:
     canvas = _Canvas(rgb)
     boxes: list[Box] = [(0.0, 0.0, 1.0, 1.0)]
     for face in detect_faces(canvas.grey)[:MAX_REFERENCE_FACES]:
-        boxes += [grow(face, FACE_GROWTH), grow(face, HEAD_GROWTH)]
+        boxes += [grow(face, growth) for growth in FACE_REGIONS]
     boxes += grid(3)
     square = _centred_square(canvas.width, canvas.height)
     if square is not None:
@@ -357,7 +360,7 @@ def compute_query_regions(rgb: NDArray[np.uint8]) -> QueryImage:
     if content is not None:
         probes += canvas.regions([content, *grid(3, content), *grid(4, content)], kind="border")
     for face in detect_faces(canvas.grey)[:MAX_QUERY_FACES]:
-        for factor in (FACE_GROWTH, HEAD_GROWTH):
+        for factor in FACE_REGIONS:
             probes += canvas.regions(_jittered(grow(face, factor)), kind="face")
     probes += canvas.regions(_zoom_ladder(), kind="zoom")
     probes += canvas.regions(_pair_boxes(_anchors(canvas.grey, QUERY_ANCHORS)), kind="pair")
