@@ -55,6 +55,8 @@ class RequestLog:
 
 def screenshot(page: Page, name: str) -> None:
     """Take a full-page screenshot; keep it (as a small palette PNG) under $REMPART_SCREENSHOTS."""
+    # From the top: fixed elements (the quick exit) are drawn where the page is scrolled to.
+    page.evaluate("window.scrollTo(0, 0)")
     png = page.screenshot(full_page=True, animations="disabled", caret="initial")
     assert png.startswith(b"\x89PNG"), "the page could not be captured"
     folder = os.environ.get(SCREENSHOTS_ENV)

@@ -7,6 +7,14 @@ import { ACCEPT } from "./media.js";
 
 const WORKER_URL = "/static/hash-worker.js";
 
+// A photo dropped beside the drop zone would make the browser open it in this tab, leaving the
+// page (it is still not uploaded): ignore such drops.
+for (const type of ["dragover", "drop"]) {
+  window.addEventListener(type, (event) => {
+    if (!event.target.closest?.(".drop")) event.preventDefault();
+  });
+}
+
 export class PhotoPicker {
   /**
    * @param {HTMLElement} root the `.picker` block of the `_picker.html` macro
