@@ -14,6 +14,7 @@ import hashlib
 import io
 import json
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +33,7 @@ HEX = re.compile(r"[0-9a-f]+")
 
 
 @pytest.fixture
-def page(browser: Browser) -> Page:
+def page(browser: Browser) -> Iterator[Page]:
     context = browser.new_context(
         viewport={"width": 900, "height": 900}, accept_downloads=True, locale="en-GB"
     )
