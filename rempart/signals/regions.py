@@ -85,6 +85,9 @@ SQUARE_MIN_ASPECT = 1.05
 # pixels lie within this many grey levels of the outermost line's median.
 BORDER_TOLERANCE = 12
 MAX_BORDER = 0.25
+# A region with more than this share of its area on a uniform border is not hashed (both sides).
+MAX_BORDER_SHARE = 0.1
+EDGE_SHARE = 0.5
 
 _FORMAT = b"RGN"
 _VERSION = 1
@@ -273,6 +276,20 @@ class _Canvas:
         self.rgb: NDArray[np.uint8] = np.ascontiguousarray(rgb)
         self.height, self.width = self.rgb.shape[:2]
         self.grey = np.asarray(cv2.cvtColor(self.rgb, cv2.COLOR_RGB2GRAY), dtype=np.uint8)
+        self.content = _content_box(self.grey)
+
+    def mostly_border(self, box: Box) -> bool:
+        """Whether more than :data:`MAX_BORDER_SHARE` of ``box`` lies on a uniform border.
+
+        Frames and padding carry no identity, and two different photos in the same frame would
+        otherwise agree on every tile that the frame dominates.
+        """
+        if self.content is None:
+            return False
+        cx0, cy0, cx1, cy1 = self.content
+        x0, y0, x1, y1 = box
+        inside = max(0.0, min(x1, cx1) - max(x0, cx0)) * max(0.0, min(y1, cy1) - max(y0, cy0))
+        return inside < (1.0 - MAX_BORDER_SHARE) * (x1 - x0) * (y1 - y0)
 
     def pixels(self, box: Box) -> tuple[int, int, int, int]:
         """Pixel bounds of a normalised box, at least one pixel each way."""
@@ -307,6 +324,8 @@ class _Canvas:
         for box in boxes:
             if limit is not None and len(found) >= limit:
                 break
+            if self.mostly_border(box):
+                continue
             value = self.hash(box, mirrored)
             if value.quality >= QUALITY_FLOOR:
                 shown = mirror(box) if mirrored else box
@@ -319,11 +338,13 @@ def compute_regional_signature(rgb: NDArray[np.uint8]) -> RegionalSignature:
 
     In priority order, keeping those at or above the quality floor, at most
     :data:`MAX_REFERENCE_REGIONS`: the whole image; for each of the 3 largest faces, the face
-    region (box x1.2) and the head region (box x2.2); the 3x3 grid; the centred square (when
-    the image is not square) and its 3x3 grid; up to 8 anchor-pair boxes; the top row of the
-    4x4 grid and of the 5x5 grid offset by half a tile (the upper band, which a regenerated body
-    leaves intact); then the other rows of the 4x4 grid until the limit. Deterministic: the same
-    pixels give the same signature.
+    region (box x1.2), the inner face (the box itself) and the head region (box x2.2); the 3x3
+    grid; the centred square (when the image is not square), the top two rows of its 3x3 grid
+    and the top row of its 4x4 grid; up to 8 anchor-pair boxes; the upper band (the 4x4 grid's
+    top row and the four middle tiles of the 6x6 grid's second row, which a regenerated body
+    leaves intact); then the other rows of the 4x4 grid until the limit. Regions with more
+    than 10% of their area on a uniform frame are left out. Deterministic: the same pixels give
+    the same signature.
     """
     canvas = _Canvas(rgb)
     boxes: list[Box] = [(0.0, 0.0, 1.0, 1.0)]
@@ -332,7 +353,7 @@ def compute_regional_signature(rgb: NDArray[np.uint8]) -> RegionalSignature:
     boxes += grid(3)
     square = _centred_square(canvas.width, canvas.height)
     if square is not None:
-        boxes += [square, *grid(3, square)]
+        boxes += [square, *grid(3, square)[:6], *grid(4, square)[:4]]
     anchors = _anchors(canvas.grey, REFERENCE_ANCHORS)
     pairs = canvas.regions(_pair_boxes(anchors), limit=MAX_REFERENCE_PAIRS)
     boxes += [p.region.box for p in pairs]
@@ -356,7 +377,7 @@ def compute_query_regions(rgb: NDArray[np.uint8]) -> QueryImage:
     coarse = [whole, *grid(3), *grid(4)]
     probes = canvas.regions([*coarse, *_upper_band()[4:]])
     probes += canvas.regions(coarse, mirrored=True, kind="mirror")
-    content = _content_box(canvas.grey)
+    content = canvas.content
     if content is not None:
         probes += canvas.regions([content, *grid(3, content), *grid(4, content)], kind="border")
     for face in detect_faces(canvas.grey)[:MAX_QUERY_FACES]:
@@ -480,10 +501,19 @@ def _content_box(grey: NDArray[np.uint8]) -> Box | None:
 
 
 def _border_depth(lines: NDArray[np.int16], limit: int) -> int:
-    """How many leading lines of ``lines`` are uniform in the outermost line's colour."""
-    if limit < 1:
+    """How many leading lines of ``lines`` form a frame in the outermost line's colour.
+
+    The run of uniform lines counts only when the picture starts with a straight edge right
+    after it (at least half of the next lines' pixels differ from the border colour): a frame
+    or padding does, a plain background that a subject's outline interrupts does not.
+    """
+    if limit < 1 or len(lines) <= limit + 2:
         return 0
     colour = int(np.median(lines[0]))
-    deviation = np.abs(lines[:limit] - colour)
-    uniform = np.percentile(deviation, 95, axis=1) <= BORDER_TOLERANCE
-    return int(limit if uniform.all() else np.argmin(uniform))
+    deviation = np.abs(lines[: limit + 3] - colour)
+    uniform = np.percentile(deviation[:limit], 95, axis=1) <= BORDER_TOLERANCE
+    if uniform.all():
+        return 0
+    depth = int(np.argmin(uniform))
+    inside = deviation[depth + 1 : depth + 3] > BORDER_TOLERANCE
+    return depth if depth and float(inside.mean()) >= EDGE_SHARE else 0

@@ -1,0 +1,207 @@
+"""Regional signatures: extraction (boxes, normalisation, determinism), wire and binary forms."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from PIL import Image
+
+from rempart.errors import InvalidSignal
+from rempart.signals import QUALITY_FLOOR, PdqHash
+from rempart.signals._faces import detect_faces
+from rempart.signals.regions import (
+    FACE_GROWTH,
+    HEAD_GROWTH,
+    INNER_FACE_GROWTH,
+    MAX_QUERY_REGIONS,
+    MAX_REFERENCE_REGIONS,
+    Region,
+    RegionalSignature,
+    compute_query_regions,
+    compute_regional_signature,
+    grid,
+    grow,
+    mirror,
+)
+from tests.conftest import PHOTOS
+
+# img_0003 shows one face (manifest: faces_detected 1); img_0010 none.
+FACE_PHOTO = PHOTOS / "img_0003.jpg"
+PLAIN_PHOTO = PHOTOS / "img_0010.jpg"
+
+
+def rgb_of(path: Path) -> np.ndarray:
+    return np.asarray(Image.open(path).convert("RGB"))
+
+
+@pytest.fixture(scope="module")
+def plain() -> np.ndarray:
+    return rgb_of(PLAIN_PHOTO)
+
+
+@pytest.fixture(scope="module")
+def plain_signature(plain: np.ndarray) -> RegionalSignature:
+    return compute_regional_signature(plain)
+
+
+def test_reference_signature_is_small_valid_and_starts_with_the_whole_image(
+    plain_signature: RegionalSignature,
+) -> None:
+    assert 10 <= len(plain_signature) <= MAX_REFERENCE_REGIONS
+    assert len(plain_signature.to_bytes()) <= 2048
+    assert plain_signature.regions[0].box == (0.0, 0.0, 1.0, 1.0)
+    for region in plain_signature.regions:
+        x0, y0, x1, y1 = region.box
+        assert 0 <= x0 < x1 <= 1 and 0 <= y0 < y1 <= 1
+        assert region.hash.quality >= QUALITY_FLOOR
+    boxes = [region.box for region in plain_signature.regions]
+    assert len(set(boxes)) == len(boxes)
+
+
+def test_same_pixels_give_the_same_signature(
+    plain: np.ndarray, plain_signature: RegionalSignature
+) -> None:
+    assert compute_regional_signature(plain.copy()) == plain_signature
+
+
+def test_boxes_are_normalised_so_a_resized_copy_has_the_same_layout(
+    plain: np.ndarray, plain_signature: RegionalSignature
+) -> None:
+    height, width = plain.shape[:2]
+    half = np.asarray(Image.fromarray(plain).resize((width // 2, height // 2), Image.LANCZOS))
+    smaller = compute_regional_signature(half).regions
+    pairs = []
+    for region in plain_signature.regions:
+        near = [r for r in smaller if np.allclose(r.box, region.box, atol=0.006)]
+        if near:
+            pairs.append((region, near[0]))
+    # The fixed layout (whole image, grids, square) is found again at the same normalised boxes;
+    # anchor-pair boxes may move by a pixel of the smaller image.
+    assert len(pairs) >= 0.75 * len(plain_signature)
+    close = [a for a, b in pairs if a.hash.distance(b.hash) <= 31]
+    assert len(close) >= 0.9 * len(pairs)
+
+
+def test_face_regions_are_the_cascade_box_grown_by_their_margins() -> None:
+    rgb = rgb_of(FACE_PHOTO)
+    faces = detect_faces(np.asarray(Image.fromarray(rgb).convert("L")))
+    assert len(faces) >= 1
+    boxes = {region.box for region in compute_regional_signature(rgb).regions}
+    for growth in (FACE_GROWTH, INNER_FACE_GROWTH, HEAD_GROWTH):
+        expected = grow(faces[0], growth)
+        assert any(np.allclose(box, expected, atol=0.01) for box in boxes), growth
+
+
+def test_flat_regions_are_dropped() -> None:
+    assert len(compute_regional_signature(np.full((300, 400, 3), 90, np.uint8))) == 0
+    # Texture in the top-left quarter only: no region may lie wholly in the flat rest.
+    rng = np.random.default_rng(3)
+    image = np.full((400, 400, 3), 128, dtype=np.uint8)
+    image[:200, :200] = rng.integers(0, 256, (200, 200, 1), dtype=np.uint8)
+    regions = compute_regional_signature(image).regions
+    assert regions
+    for region in regions:
+        x0, y0, _, _ = region.box
+        assert x0 < 0.5 and y0 < 0.5, region.box
+
+
+def test_grid_tiles_cover_the_frame_row_by_row() -> None:
+    tiles = grid(3, (0.1, 0.2, 0.7, 0.8))
+    assert len(tiles) == 9
+    assert tiles[0] == pytest.approx((0.1, 0.2, 0.3, 0.4))
+    assert tiles[-1] == pytest.approx((0.5, 0.6, 0.7, 0.8))
+
+
+def test_query_regions_include_mirrored_ones_in_mirror_coordinates(plain: np.ndarray) -> None:
+    query = compute_query_regions(plain)
+    assert len(query.probes) <= MAX_QUERY_REGIONS
+    mirrored = [p for p in query.probes if p.mirrored]
+    assert mirrored
+    flipped = compute_regional_signature(np.ascontiguousarray(plain[:, ::-1]))
+    by_box = {region.box: region.hash for region in flipped.regions}
+    # A mirrored query region hashes what the mirror image shows in its box.
+    hits = [p for p in mirrored if p.region.box in by_box]
+    assert hits
+    assert all(p.region.hash.distance(by_box[p.region.box]) <= 8 for p in hits)
+    box = mirrored[0].region.box
+    assert query.hash_box(box, mirrored=True).distance(mirrored[0].region.hash) <= 2
+    assert mirror(mirror(box)) == pytest.approx(box)
+
+
+def test_query_regions_find_the_picture_inside_a_padding_border(plain: np.ndarray) -> None:
+    height, width = plain.shape[:2]
+    padded = np.full((height + 80, width + 100, 3), 255, dtype=np.uint8)
+    padded[40 : 40 + height, 50 : 50 + width] = plain
+    border = [p for p in compute_query_regions(padded).probes if p.kind == "border"]
+    assert border
+    x0, _, _, y1 = border[0].region.box
+    assert x0 == pytest.approx(50 / (width + 100), abs=0.01)
+    assert y1 == pytest.approx((40 + height) / (height + 80), abs=0.01)
+
+
+regions_strategy = st.lists(
+    st.tuples(
+        st.binary(min_size=32, max_size=32),
+        st.integers(0, 100),
+        st.integers(0, 9_999),
+        st.integers(0, 9_999),
+        st.integers(1, 10_000),
+        st.integers(1, 10_000),
+    ),
+    max_size=MAX_REFERENCE_REGIONS,
+)
+
+
+@given(regions_strategy)
+def test_json_and_binary_forms_round_trip(raw: list[tuple[bytes, int, int, int, int, int]]) -> None:
+    regions = []
+    for bits, quality, x0, y0, w, h in raw:
+        x1, y1 = min(10_000, x0 + w), min(10_000, y0 + h)
+        box = (x0 / 10_000, y0 / 10_000, x1 / 10_000, y1 / 10_000)
+        regions.append(Region(PdqHash(bits, quality), box))
+    signature = RegionalSignature(tuple(regions))
+    assert RegionalSignature.from_json(signature.to_json()) == signature
+    assert RegionalSignature.from_bytes(signature.to_bytes()) == signature
+    assert len(signature.to_bytes()) == 6 + 41 * len(regions)
+
+
+def wire(*regions: dict[str, object]) -> dict[str, object]:
+    return {"type": "regions", "regions": list(regions)}
+
+
+GOOD = {"value": "ab" * 32, "quality": 90, "box": [0.1, 0.2, 0.5, 0.6]}
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        wire({**GOOD, "box": [0.1, 0.2, 1.5, 0.6]}),  # outside 0-1
+        wire({**GOOD, "box": [-0.1, 0.2, 0.5, 0.6]}),
+        wire({**GOOD, "box": [0.5, 0.2, 0.5, 0.6]}),  # x1 <= x0
+        wire({**GOOD, "box": [0.1, 0.6, 0.5, 0.2]}),  # y1 <= y0
+        wire({**GOOD, "box": [0.1, 0.2, 0.5]}),
+        wire({**GOOD, "box": [0.1, 0.2, "0.5", 0.6]}),
+        wire({**GOOD, "value": "zz" * 32}),
+        wire({**GOOD, "value": "ab" * 31}),
+        wire({**GOOD, "quality": 101}),
+        wire({"value": "ab" * 32, "box": [0.1, 0.2, 0.5, 0.6]}),  # no quality
+        {"type": "pdq", "regions": [GOOD]},
+        {"type": "regions", "regions": "nope"},
+        wire(*[GOOD] * (MAX_QUERY_REGIONS + 1)),
+        [GOOD],
+    ],
+)
+def test_malformed_signatures_are_refused(bad: object) -> None:
+    with pytest.raises(InvalidSignal):
+        RegionalSignature.from_json(bad)
+
+
+def test_reference_limit_is_enforced_when_asked() -> None:
+    with pytest.raises(InvalidSignal, match="over the limit"):
+        RegionalSignature.from_json(wire(*[GOOD] * 49), max_regions=MAX_REFERENCE_REGIONS)
+    with pytest.raises(InvalidSignal):
+        RegionalSignature.from_bytes(b"RGN\x01\x01\x00" + b"\x00" * 40)
