@@ -53,9 +53,7 @@ def render_case_report(
 
     Takes about a second per report (WeasyPrint layout); callers in a server run it in a thread.
     """
-    # WeasyPrint loads Pango and a font cache when imported: only pay for it when rendering.
-    from weasyprint import HTML, Attachment, URLFetcher
-
+    HTML, Attachment, URLFetcher = _weasyprint()
     catalog = load_catalog(CATALOGS, language)
     moment = (generated_at or datetime.now(UTC)).astimezone(UTC)
     content = evidence_content(view, moment, GENERATOR)
@@ -93,6 +91,23 @@ def utc_text(moment: str | None) -> str:
         return "—"
     parsed = datetime.fromisoformat(moment.replace("Z", "+00:00")).astimezone(UTC)
     return parsed.strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+@cache
+def _weasyprint() -> tuple[Any, Any, Any]:
+    """WeasyPrint's HTML, Attachment and URLFetcher, imported on first use (it loads Pango and a
+    font cache). Importing it sets Pillow's global ``LOAD_TRUNCATED_IMAGES``, which would make
+    rempart.media accept truncated photos in the same process (a grey-filled image instead of
+    ``CorruptMedia``): the flag is put back as it was. Reports embed no image, so WeasyPrint does
+    not need it."""
+    from PIL import ImageFile
+
+    before = ImageFile.LOAD_TRUNCATED_IMAGES
+    try:
+        import weasyprint
+    finally:
+        ImageFile.LOAD_TRUNCATED_IMAGES = before
+    return weasyprint.HTML, weasyprint.Attachment, weasyprint.URLFetcher
 
 
 @cache

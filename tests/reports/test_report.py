@@ -13,6 +13,7 @@ import pytest
 from pypdf import PdfReader
 
 from rempart.cases import CaseView
+from rempart.errors import CorruptMedia
 from rempart.reports import (
     ATTACHMENT_NAME,
     REPORT_LANGUAGES,
@@ -22,6 +23,7 @@ from rempart.reports import (
     render_case_report,
 )
 from rempart.reports.i18n import load_catalog, negotiate
+from rempart.signals import compute_image_signals
 from rempart.store.models import Sighting
 from rempart.web.pages import CATALOGS as WEB_CATALOGS
 
@@ -187,3 +189,12 @@ def test_every_language_has_every_message(folder: Path) -> None:
 )
 def test_language_negotiation(header: str | None, expected: str) -> None:
     assert negotiate(header, ("en", "fr")) == expected
+
+
+def test_rendering_leaves_truncated_photos_refused(photos: list[Path]) -> None:
+    """WeasyPrint turns on Pillow's global LOAD_TRUNCATED_IMAGES when imported; the service
+    decodes untrusted photos in the same process, so the report module turns it back off."""
+    render_case_report(case(), generated_at=GENERATED)
+    data = photos[0].read_bytes()
+    with pytest.raises(CorruptMedia):
+        compute_image_signals(data[: len(data) // 2])
