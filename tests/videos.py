@@ -44,6 +44,15 @@ def pan(
         yield np.ascontiguousarray(pixels[:, left : left + width])
 
 
+def still(
+    photo: Path, seconds: float, fps: int = FPS, size: tuple[int, int] = (WIDTH, HEIGHT)
+) -> Iterator[Frame]:
+    """One photo held still (a slide)."""
+    pixels = np.asarray(Image.open(photo).convert("RGB").resize(size))
+    for _ in range(round(seconds * fps)):
+        yield pixels
+
+
 def scenes(photos: Sequence[Path], seconds_each: float, fps: int = FPS) -> Iterator[Frame]:
     """One pan per photo, back to back."""
     for photo in photos:

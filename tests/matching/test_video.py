@@ -14,7 +14,7 @@ from rempart.media import open_video
 from rempart.signals.pdq import PdqHash
 from rempart.signals.video import VideoSignature, VpdqFrame, vpdq_signature
 from tests.conftest import PHOTOS, VIDEOS
-from tests.videos import black, decoded_frames, scenes, write_video
+from tests.videos import black, decoded_frames, scenes, still, write_video
 
 
 def photos(first: int, count: int) -> list[Path]:
@@ -33,6 +33,7 @@ def library(tmp_path_factory: pytest.TempPathFactory) -> dict[str, VideoSignatur
     long = write_video(folder / "long.mp4", scenes(photos(10, 12), 5.0))  # 60 s
     protected = write_video(folder / "protected.mp4", scenes(photos(30, 2), 5.0))  # 10 s
     padding = list(scenes(photos(40, 8), 5.0))  # 40 s of unrelated footage
+    slideshow = [frame for photo in photos(140, 6) for frame in still(photo, 3.0)]
     made = {
         "long": long,
         "protected": protected,
@@ -50,6 +51,10 @@ def library(tmp_path_factory: pytest.TempPathFactory) -> dict[str, VideoSignatur
         ),
         "unrelated": write_video(folder / "unrelated.mp4", scenes(photos(60, 6), 5.0)),
         "black": write_video(folder / "black.mp4", black(10.0)),
+        "slideshow": write_video(folder / "slides.mp4", slideshow),
+        "slideshow-reencoded": write_video(
+            folder / "slides.webm", slideshow, codec="libvpx", size=(320, 240)
+        ),
     }
     return {name: signature_of(path) for name, path in made.items()}
 
@@ -106,6 +111,18 @@ def test_a_protected_video_inside_a_compilation_is_a_clip_located_in_both(matche
     assert found.query_match_pct < 40
     assert (found.reference_start_s, found.reference_end_s) == pytest.approx((0.0, 9.0), abs=1.0)
     assert (found.query_start_s, found.query_end_s) == pytest.approx((20.0, 29.0), abs=1.0)
+
+
+def test_a_slideshow_matches_its_reencode_at_another_size_and_codec(library) -> None:
+    matcher = VideoMatcher()
+    matcher.add(5, library["slideshow"])
+
+    times = [frame.timestamp for frame in library["slideshow"].frames]
+    assert {0, 3, 6, 9, 12, 15} <= set(times)
+    assert len(times) < 18  # seconds whose frame is bit-identical to the previous are dropped
+    found = only(matcher.match(library["slideshow-reencoded"]))
+    assert (found.ref_id, found.match_type) == (5, "video")
+    assert found.query_match_pct == found.reference_match_pct == 100.0
 
 
 @pytest.mark.parametrize("name", ["unrelated", "black"])
