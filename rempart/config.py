@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from rempart.media import MediaLimits
@@ -56,9 +56,42 @@ class Settings(BaseSettings):
     # Signs sighting tokens; generated and kept under data_dir when not given.
     secret_key: str | None = None
 
+    # The Telegram bot (`rempart bot`, docs/telegram.md). The token is secret: never logged.
+    telegram_token: SecretStr | None = None
+    # Root of a local Bot API server (telegram-bot-api --local): `<url>/bot`, `<url>/file/bot`,
+    # files read from disk and checked up to max_upload_bytes instead of the 20 MB cloud limit.
+    telegram_api_url: str | None = None
+    # Webhook mode when set: the public HTTPS URL Telegram posts updates to.
+    telegram_webhook_url: str | None = None
+    telegram_webhook_listen: str = "127.0.0.1"
+    telegram_webhook_port: int = 8443
+    telegram_webhook_secret: SecretStr | None = None
+    # Updates processed at once (downloads, hashing and Telegram calls in flight).
+    telegram_concurrency: int = 8
+    # Seconds a getUpdates long poll waits for news.
+    telegram_poll_timeout: int = 30
+    # Matches before the delete_ban policy bans an uploader.
+    telegram_ban_after: int = 3
+    # Bot messages per minute into one chat (Telegram accepts about 20 in a group).
+    telegram_messages_per_minute: int = 20
+    # The page where a person protects her images (shown by /start in private chats).
+    telegram_case_url: str | None = None
+    # The organisation whose banks the bot queries in direct mode (default: the operator).
+    bot_org: str = "local"
+    # Remote mode: the bot matches through this rempart service's HTTP API with this key.
+    api_url: str | None = None
+    api_key: SecretStr | None = None
+
     @field_validator("max_upload_bytes", "max_pixels", "pin_max_failures")
     @classmethod
     def _positive(cls, value: int) -> int:
+        if value < 1:
+            raise ValueError("must be at least 1")
+        return value
+
+    @field_validator("telegram_concurrency", "telegram_ban_after", "telegram_messages_per_minute")
+    @classmethod
+    def _positive_bot(cls, value: int) -> int:
         if value < 1:
             raise ValueError("must be at least 1")
         return value

@@ -271,3 +271,118 @@ class ServiceSecret(Base):
 
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
+
+
+# -- Telegram bot (rempart.telegram) -----------------------------------------------------------
+# The bot's own state. Uploader ids and message links are evidence, kept like ``Sighting``; no
+# message content, file or hash is ever stored here.
+
+
+class TelegramChat(Base):
+    """A group or channel's bot settings, set by its admins; absent means the defaults."""
+
+    __tablename__ = "telegram_chats"
+
+    chat_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    policy: Mapped[str] = mapped_column(
+        String(16), default="delete"
+    )  # delete|delete_warn|delete_ban
+    log_chat_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    # Language of the bot's messages in this chat and its log channel (the configuring admin's).
+    language: Mapped[str] = mapped_column(String(8), default="en")
+    # The "I need admin rights" notice was posted; cleared when the rights are granted.
+    rights_notice_sent: Mapped[bool] = mapped_column(Boolean, default=False)
+    checked: Mapped[int] = mapped_column(BigInteger, default=0)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class TelegramAllowedUser(Base):
+    """A chat's own moderator who may use the admin commands without being a Telegram admin."""
+
+    __tablename__ = "telegram_allowed_users"
+
+    chat_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    user_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    added_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class TelegramStrike(Base):
+    """How many protected images one uploader posted in one chat (the ban-after-N count)."""
+
+    __tablename__ = "telegram_strikes"
+
+    chat_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    user_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    count: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class TelegramAction(Base):
+    """One media item (chat, message, file) the bot must act on: a match, or a file it could
+    not check. ``item_key`` is unique, so a re-delivered update acts once; ``stage`` lets a
+    restarted bot finish what a stopped one began (new -> done)."""
+
+    __tablename__ = "telegram_actions"
+    __table_args__ = (
+        Index("ix_telegram_actions_stage", "stage"),
+        Index("ix_telegram_actions_chat_id", "chat_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    item_key: Mapped[str] = mapped_column(String(160), unique=True)
+    chat_id: Mapped[int] = mapped_column(BigInteger)
+    chat_type: Mapped[str] = mapped_column(String(16))
+    chat_title: Mapped[str] = mapped_column(String(255), default="")
+    message_id: Mapped[int] = mapped_column(BigInteger)
+    location: Mapped[str] = mapped_column(Text)
+    user_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    username: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    verdict: Mapped[str] = mapped_column(String(16))  # remove | review | unchecked
+    match_type: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    bank: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    distance: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    moderation: Mapped[str] = mapped_column(String(8), default="none")  # none | warn | ban
+    strike: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    outcome: Mapped[str | None] = mapped_column(String(24), nullable=True)
+    stage: Mapped[str] = mapped_column(String(16), default="new")  # new | done
+    message_date: Mapped[datetime] = mapped_column(UtcDateTime)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class TelegramSighting(Base):
+    """An evidence record the bot owes the service (outbox): kept until the service has it."""
+
+    __tablename__ = "telegram_sightings"
+    __table_args__ = (Index("ix_telegram_sightings_status", "status"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    action_id: Mapped[int] = mapped_column(ForeignKey("telegram_actions.id", ondelete="CASCADE"))
+    # The service's sighting token for this match: replayed as is, so a retry is idempotent.
+    token: Mapped[str] = mapped_column(Text)
+    signal_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    match_type: Mapped[str] = mapped_column(String(16))
+    distance: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending|recorded|failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    recorded_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+
+
+class TelegramOutbox(Base):
+    """A bot message waiting to be posted (log entry, warning, notice): grouped and paced per
+    destination chat, never dropped. ``payload`` holds facts, rendered in ``language`` when
+    sent."""
+
+    __tablename__ = "telegram_outbox"
+    __table_args__ = (Index("ix_telegram_outbox_status", "status", "chat_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    chat_id: Mapped[int] = mapped_column(BigInteger)
+    kind: Mapped[str] = mapped_column(String(16))  # evidence | warning | notice
+    payload: Mapped[dict[str, object]] = mapped_column(JSON, default=dict)
+    language: Mapped[str] = mapped_column(String(8), default="en")
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending|sent|failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)

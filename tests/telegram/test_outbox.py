@@ -1,0 +1,57 @@
+"""Log entries: rendered from facts in the chat's language, grouped up to Telegram's limit."""
+
+from __future__ import annotations
+
+from rempart.telegram.outbox import MESSAGE_LIMIT, render, render_group
+from rempart.telegram.store import PendingMessage
+
+
+def evidence(entry_id: int, language: str = "en", title: str = "Group") -> PendingMessage:
+    payload: dict[str, object] = {
+        "outcome": "deleted",
+        "time": "2026-11-25T21:00:00+00:00",
+        "chat_title": title,
+        "chat_id": -1001000000001,
+        "link": f"https://t.me/c/1000000001/{entry_id}",
+        "user_id": 42,
+        "username": "uploader",
+        "match_type": "derivative",
+        "bank": "cases",
+        "distance": 27,
+        "moderation": "banned",
+        "strike": 3,
+        "limit_mb": 20,
+    }
+    return PendingMessage(entry_id, "evidence", payload, language)
+
+
+def test_an_entry_names_time_chat_link_uploader_and_match() -> None:
+    assert render(evidence(7)) == "\n".join(
+        [
+            "Protected image removed",
+            "Time (UTC): 2026-11-25 21:00:00",
+            "Chat: Group (-1001000000001)",
+            "Message: https://t.me/c/1000000001/7",
+            "Uploader: 42 (@uploader)",
+            "Match: derivative (altered copy), bank cases, distance 27",
+            "Uploader banned",
+        ]
+    )
+
+
+def test_an_entry_is_rendered_in_its_language() -> None:
+    assert render(evidence(7, "fr")).startswith("Image protégée supprimée\nHeure (UTC) :")
+
+
+def test_many_entries_share_messages_within_the_limit() -> None:
+    pending = [evidence(n, title="x" * 150) for n in range(40)]
+    body, used = render_group(pending)
+    assert len(body) <= MESSAGE_LIMIT
+    assert 1 < len(used) < 40
+    assert body.startswith(f"{len(used)} entries\n\n")
+    assert used == list(range(len(used)))
+
+
+def test_a_single_entry_has_no_header() -> None:
+    body, used = render_group([evidence(1)])
+    assert used == [1] and body.startswith("Protected image removed")
