@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pillow_heif
 from numpy.typing import NDArray
-from PIL import Image, ImageSequence, UnidentifiedImageError
+from PIL import Image, ImageFile, ImageSequence, UnidentifiedImageError
 
 from rempart.errors import CorruptMedia, TooLarge, TooSmall, UnsupportedFormat
 from rempart.media.limits import DEFAULT_LIMITS, MediaLimits
@@ -119,6 +119,9 @@ def decode_image_bytes(data: bytes, limits: MediaLimits = DEFAULT_LIMITS) -> Dec
     """Decode in-memory image bytes; see :func:`decode_image` for the errors."""
     if len(data) > limits.max_bytes:
         raise TooLarge(f"{len(data)} bytes is over the {limits.max_bytes}-byte limit")
+    # Some libraries (WeasyPrint) switch Pillow to fill truncated images with grey; a truncated
+    # upload must stay an error here, whatever was imported before.
+    ImageFile.LOAD_TRUNCATED_IMAGES = False
     with _open(data) as im:
         fmt = im.format or "unknown"
         size = im.size
