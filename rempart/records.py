@@ -2,7 +2,8 @@
 
 A public contract (docs/cli.md): JSON keys ``path``, ``pdq``, ``quality``, ``md5``, ``sha256``,
 ``width``, ``height`` (plus ``format``, ``orientation``, ``pdq_stored_order`` and
-``quality_stored_order`` when EXIF orientation is not 1, ``dihedral`` on request); for a video,
+``quality_stored_order`` when EXIF orientation is not 1, ``dihedral`` and ``regions`` (the
+regional signature's wire object, docs/derivatives.md) on request); for a video,
 ``path``, ``md5``, ``sha256``, ``width``, ``height``, ``format``, ``codec``, ``duration`` and
 ``vpdq`` (the frame list, docs/video.md) and no ``pdq``; or ``path`` and ``error``
 (``{"type", "message"}``) when the file could not be hashed. Keys are only ever
@@ -23,10 +24,10 @@ from rempart.signals import (
     ExactHash,
     ImageSignals,
     PdqHash,
+    RegionalSignature,
     Signal,
     VideoSignals,
     VideoSignature,
-    parse_signal,
 )
 
 CSV_COLUMNS = (
@@ -43,6 +44,7 @@ CSV_COLUMNS = (
     "error",
     "duration",
     "vpdq",
+    "regions",
 )
 
 
@@ -56,6 +58,7 @@ class HashRecord:
     sha256: ExactHash | None = None
     extra: dict[str, Any] = field(default_factory=dict)
     vpdq: VideoSignature | None = None
+    regions: RegionalSignature | None = None
 
 
 def signals_record(path: str, signals: ImageSignals) -> dict[str, Any]:
@@ -76,6 +79,8 @@ def signals_record(path: str, signals: ImageSignals) -> dict[str, Any]:
         record["quality_stored_order"] = signals.pdq_stored_order.quality
     if signals.dihedral is not None:
         record["dihedral"] = {name: value.hex for name, value in signals.dihedral.items()}
+    if signals.regions is not None:
+        record["regions"] = signals.regions.to_json()
     return record
 
 
@@ -101,10 +106,11 @@ def error_record(path: str, error: RempartError) -> dict[str, Any]:
 
 def csv_row(record: dict[str, Any]) -> dict[str, Any]:
     """A JSON record flattened to :data:`CSV_COLUMNS` (errors as ``Type: message``, a video's
-    frames as the JSON text of the list)."""
+    frames and a regional signature as their JSON text)."""
     row = {column: record.get(column, "") for column in CSV_COLUMNS}
-    if "vpdq" in record:
-        row["vpdq"] = json.dumps(record["vpdq"], separators=(",", ":"))
+    for key in ("vpdq", "regions"):
+        if key in record:
+            row[key] = json.dumps(record[key], separators=(",", ":"))
     if "error" in record:
         row["error"] = f"{record['error']['type']}: {record['error']['message']}"
     return row
@@ -131,6 +137,7 @@ def parse_record(obj: Any) -> HashRecord:
         sha256=ExactHash.parse("sha256", obj["sha256"]) if obj.get("sha256") else None,
         extra={key: value for key, value in obj.items() if key == "regions"},
         vpdq=_vpdq(obj["vpdq"]) if obj.get("vpdq") else None,
+        regions=_regions(obj["regions"]) if obj.get("regions") else None,
     )
 
 
@@ -165,9 +172,10 @@ def record_signals(record: HashRecord) -> list[Signal]:
     """The signals a record carries, ready for a bank or a case."""
     found: list[Signal] = list(record.pdq)
     found += [digest for digest in (record.md5, record.sha256) if digest is not None]
-    found += [parse_signal(value) for value in record.extra.values()]
     if record.vpdq is not None:
         found.append(record.vpdq)
+    if record.regions is not None:
+        found.append(record.regions)
     return found
 
 
@@ -179,6 +187,16 @@ def _vpdq(value: Any) -> VideoSignature:
         except json.JSONDecodeError as exc:
             raise InvalidSignal(f"vpdq is not valid JSON ({exc.msg})") from exc
     return VideoSignature.from_frames_json(value)
+
+
+def _regions(value: Any) -> RegionalSignature:
+    """A record's ``regions``: the wire object, or its JSON text (a CSV cell)."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError as exc:
+            raise InvalidSignal(f"regions is not valid JSON ({exc.msg})") from exc
+    return RegionalSignature.from_json(value)
 
 
 def _quality(value: Any) -> int:

@@ -43,6 +43,7 @@ _SNIFF_BYTES = 64
 @dataclass(frozen=True, slots=True)
 class HashOptions:
     dihedral: bool = False
+    regions: bool = False
     limits: MediaLimits = DEFAULT_LIMITS
     video_limits: VideoLimits = DEFAULT_VIDEO_LIMITS
     frame_interval_s: float = DEFAULT_FRAME_INTERVAL_S
@@ -80,7 +81,9 @@ def hash_path(path: str, options: HashOptions = HashOptions()) -> dict[str, Any]
             )
             return video_record(path, video)
         data = read_source(path, options.limits.max_bytes)
-        signals = compute_image_signals(data, options.limits, dihedral=options.dihedral)
+        signals = compute_image_signals(
+            data, options.limits, dihedral=options.dihedral, regions=options.regions
+        )
     except MediaError as error:
         return error_record(path, error)
     record = signals_record(path, signals)

@@ -41,6 +41,13 @@ def hash_command(
     dihedral: Annotated[
         bool, typer.Option("--dihedral", help="Add the PDQ hashes of the 8 rotations and flips.")
     ] = False,
+    regions: Annotated[
+        bool,
+        typer.Option(
+            "--regions",
+            help="Add the regional signature (catches derivatives that keep part of a photo).",
+        ),
+    ] = False,
     workers: Annotated[
         int, typer.Option("--workers", min=0, help="Processes to use; 0 means one per core.")
     ] = 0,
@@ -55,7 +62,8 @@ def hash_command(
 ) -> None:
     """Fingerprint images and videos: one record per file on stdout, nothing leaves this machine.
 
-    Videos get their frames under "vpdq" (docs/video.md). Exits 0 when at least one file was
+    Videos get their frames under "vpdq" (docs/video.md); with --regions, images get their
+    regional signature under "regions" (docs/derivatives.md). Exits 0 when at least one file was
     hashed (failed files get an "error" record), 1 when none.
     """
     if output_format not in ("jsonl", "csv"):
@@ -64,7 +72,7 @@ def hash_command(
     if not files:
         fail("no media files found in the given folders")
     show = not stdout_is_terminal() and len(files) > PROGRESS_MIN_FILES
-    options = HashOptions(dihedral=dihedral, frame_interval_s=frame_interval)
+    options = HashOptions(dihedral=dihedral, regions=regions, frame_interval_s=frame_interval)
     records = hash_paths(files, options, workers=workers or None)
     writer = csv.DictWriter(sys.stdout, fieldnames=CSV_COLUMNS) if output_format == "csv" else None
     if writer is not None:
@@ -103,17 +111,28 @@ def match_command(
         typer.Argument(help="Hash records (JSONL/CSV from 'rempart hash'), or media file/folder."),
     ],
     threshold: Threshold = MATCH_THRESHOLD,
+    regions: Annotated[
+        bool,
+        typer.Option(
+            "--regions",
+            help="Also compute regional signatures of media given here (records carry their own).",
+        ),
+    ] = False,
 ) -> None:
     """Print one JSON line per (query, reference) match: query, reference, signal, distance,
     match_type (exact, near, or for videos video or clip, with query_match_pct,
-    reference_match_pct and, for clips, reference_start_s/reference_end_s).
+    reference_match_pct and, for clips, reference_start_s/reference_end_s; derivative, with
+    regions_agreeing and tier, when both sides have regional signatures).
 
     Exits 0 whether or not anything matched, 1 on errors.
     """
-    reference_records = _load_side(references)
-    query_records = _load_side(queries)
-    for found in match_records(reference_records, query_records, threshold=threshold):
-        sys.stdout.write(json.dumps(found.to_json()) + "\n")
+    reference_records = _load_side(references, regions)
+    query_records = _load_side(queries, regions)
+    try:
+        for found in match_records(reference_records, query_records, threshold=threshold):
+            sys.stdout.write(json.dumps(found.to_json()) + "\n")
+    except InvalidSignal as exc:
+        fail(exc.message)
 
 
 def demo_command(
@@ -157,8 +176,9 @@ def _pdq_of(source: str) -> PdqHash:
     return PdqHash.from_hex(record["pdq"], record["quality"])
 
 
-def _load_side(path: Path) -> list[HashRecord]:
-    """Records from a JSONL/CSV file, or from hashing the media at ``path`` now."""
+def _load_side(path: Path, regions: bool = False) -> list[HashRecord]:
+    """Records from a JSONL/CSV file, or from hashing the media at ``path`` now (with their
+    regional signatures when ``regions``)."""
     if path.is_file() and path.suffix.lower() in RECORD_SUFFIXES:
         try:
             text = path.read_text(encoding="utf-8")
@@ -172,7 +192,8 @@ def _load_side(path: Path) -> list[HashRecord]:
         fail(f"{path} does not exist")
     show = len(files) > PROGRESS_MIN_FILES
     records: list[HashRecord] = []
-    for record in progress(hash_paths(files), len(files), f"hashing {path}", show):
+    hashed = hash_paths(files, HashOptions(regions=regions))
+    for record in progress(hashed, len(files), f"hashing {path}", show):
         if "error" in record:
             stderr.print(f"skipped {record['path']}: {record['error']['message']}")
             continue
@@ -181,7 +202,7 @@ def _load_side(path: Path) -> list[HashRecord]:
 
 
 def _has_signals(record: HashRecord) -> bool:
-    return bool(record.pdq or record.md5 or record.sha256 or record.vpdq)
+    return bool(record.pdq or record.md5 or record.sha256 or record.vpdq or record.regions)
 
 
 __all__ = ["compare_command", "demo_command", "hash_command", "match_command"]

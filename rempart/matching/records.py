@@ -1,5 +1,6 @@
-"""Decide matches between fingerprints: exact equality, PDQ distance within a threshold, and
-videos or clips by their vPDQ frames (``rempart.matching.video``).
+"""Decide matches between fingerprints: exact equality, PDQ distance within a threshold, videos
+or clips by their vPDQ frames (``rempart.matching.video``), and derivatives by their regional
+signatures (``rempart.matching.regions``).
 
 The index layer only finds near hashes; the thresholds and the quality floor are applied here.
 """
@@ -12,11 +13,13 @@ from typing import Literal
 
 import numpy as np
 
+from rempart.index import new_index
+from rempart.matching.regions import DerivativeMatch, RegionMatcher, Tier
 from rempart.matching.video import VideoMatcher
 from rempart.records import HashRecord
 from rempart.signals import MATCH_THRESHOLD, QUALITY_FLOOR, hamming_packed
 
-MatchType = Literal["exact", "near", "video", "clip"]
+MatchType = Literal["exact", "near", "video", "clip", "derivative"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +29,9 @@ class RecordMatch:
     Video matches (``signal`` ``vpdq``, ``match_type`` ``video`` or ``clip``) also carry the
     shares of matched frames (0-100) and where the matched frames lie, in seconds from each
     video's start; ``distance`` is then the median frame distance (docs/video.md).
+    Derivative matches (``signal`` ``regions``) carry ``regions_agreeing`` and ``tier``
+    (``remove`` or ``review``); ``distance`` is then the smallest distance among the agreeing
+    regions (docs/derivatives.md).
     """
 
     query: str
@@ -39,6 +45,8 @@ class RecordMatch:
     reference_end_s: float | None = None
     query_start_s: float | None = None
     query_end_s: float | None = None
+    regions_agreeing: int | None = None
+    tier: Tier | None = None
 
     def to_json(self) -> dict[str, object]:
         found: dict[str, object] = {
@@ -52,7 +60,14 @@ class RecordMatch:
             found["query_match_pct"] = round(self.query_match_pct, 2)
         if self.reference_match_pct is not None:
             found["reference_match_pct"] = round(self.reference_match_pct, 2)
-        for key in ("reference_start_s", "reference_end_s", "query_start_s", "query_end_s"):
+        for key in (
+            "reference_start_s",
+            "reference_end_s",
+            "query_start_s",
+            "query_end_s",
+            "regions_agreeing",
+            "tier",
+        ):
             if getattr(self, key) is not None:
                 found[key] = getattr(self, key)
         return found
@@ -71,7 +86,10 @@ def match_records(
     ``threshold``, is a ``near`` match. PDQ hashes under ``min_quality`` are not compared: a
     flat picture's hash is mostly noise and would match other flat pictures. Otherwise, when
     both sides have video frames (``vpdq``), a ``video`` or ``clip`` match as
-    ``VideoMatcher`` decides it, frames within ``threshold``.
+    ``VideoMatcher`` decides it, frames within ``threshold``. Otherwise, when both sides have
+    regional signatures, a ``derivative`` match as ``RegionMatcher`` decides it (its own
+    thresholds; ``threshold`` does not apply). Raises ``InvalidSignal`` when a reference's
+    regional signature has more regions than a reference may.
     """
     by_sha256: dict[str, list[int]] = {}
     by_md5: dict[str, list[int]] = {}
@@ -92,6 +110,9 @@ def match_records(
     for number, reference in enumerate(references):
         if reference.vpdq is not None:
             videos.add(number, reference.vpdq)
+    with_regions = [(n, r.regions) for n, r in enumerate(references) if r.regions is not None]
+    regional = RegionMatcher(new_index(sum(len(signature) for _, signature in with_regions)))
+    regional.add_many(with_regions)
 
     for query in queries:
         exact: dict[int, str] = {}
@@ -113,12 +134,26 @@ def match_records(
                 videos.match(query.vpdq) if query.vpdq is not None and len(videos) else []
             )
         }
-        for number in sorted(exact.keys() | near.keys() | moving.keys()):
+        derived: dict[int, DerivativeMatch] = {}
+        if query.regions is not None and len(regional):
+            derived = {found.ref_id: found for found in regional.match(query.regions)}
+        for number in sorted(exact.keys() | near.keys() | moving.keys() | derived.keys()):
             name = references[number].path
             if number in exact:
                 yield RecordMatch(query.path, name, exact[number], 0, "exact")
             elif number in near:
                 yield RecordMatch(query.path, name, "pdq", near[number], "near")
+            elif number in derived and number not in moving:
+                found_regions = derived[number]
+                yield RecordMatch(
+                    query.path,
+                    name,
+                    "regions",
+                    found_regions.distance,
+                    "derivative",
+                    regions_agreeing=found_regions.regions_agreeing,
+                    tier=found_regions.tier,
+                )
             else:
                 found = moving[number]
                 clip = found.match_type == "clip"

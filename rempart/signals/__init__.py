@@ -1,4 +1,5 @@
-"""Fingerprints of media: PDQ (perceptual), vPDQ (video frames) and MD5/SHA-256 (exact)."""
+"""Fingerprints of media: PDQ (perceptual), regional signatures (derivatives), vPDQ (video
+frames) and MD5/SHA-256 (exact)."""
 
 from rempart.signals.compute import (
     ImageSignals,
@@ -19,6 +20,15 @@ from rempart.signals.pdq import (
     pdq_dihedral,
     pdq_hash,
 )
+from rempart.signals.regions import (
+    MAX_QUERY_REGIONS,
+    MAX_REFERENCE_REGIONS,
+    QueryImage,
+    Region,
+    RegionalSignature,
+    compute_query_regions,
+    compute_regional_signature,
+)
 from rempart.signals.registry import SIGNAL_TYPES, Signal, parse_signal, signal_type_of
 from rempart.signals.video import (
     DEFAULT_FRAME_INTERVAL_S,
@@ -31,17 +41,24 @@ __all__ = [
     "DEFAULT_FRAME_INTERVAL_S",
     "DIHEDRAL_NAMES",
     "MATCH_THRESHOLD",
+    "MAX_QUERY_REGIONS",
+    "MAX_REFERENCE_REGIONS",
     "MAX_THRESHOLD",
     "QUALITY_FLOOR",
     "SIGNAL_TYPES",
     "ExactHash",
     "ImageSignals",
     "PdqHash",
+    "QueryImage",
+    "Region",
+    "RegionalSignature",
     "Signal",
     "VideoSignals",
     "VideoSignature",
     "VpdqFrame",
     "compute_image_signals",
+    "compute_query_regions",
+    "compute_regional_signature",
     "compute_video_signals",
     "hamming_hex",
     "hamming_packed",

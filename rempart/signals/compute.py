@@ -16,6 +16,7 @@ from rempart.media import (
 )
 from rempart.signals.exact import ExactHash, md5_of, sha256_of
 from rempart.signals.pdq import PdqHash, pdq_dihedral, pdq_hash
+from rempart.signals.regions import RegionalSignature, compute_regional_signature
 from rempart.signals.registry import Signal
 from rempart.signals.video import DEFAULT_FRAME_INTERVAL_S, VideoSignature, vpdq_signature
 
@@ -29,7 +30,8 @@ class ImageSignals:
     ``pdq`` is the hash of the upright image (EXIF orientation applied). When the file carries
     an orientation other than 1, ``pdq_stored_order`` is the hash of the pixels in stored
     order, which is what tools that ignore EXIF (Meta's C++ hasher among them) compute, so a
-    hash list made by such a tool still matches.
+    hash list made by such a tool still matches. ``regions`` is the regional signature
+    (derivatives, docs/derivatives.md), computed on request.
     """
 
     format: str
@@ -41,19 +43,30 @@ class ImageSignals:
     md5: ExactHash
     sha256: ExactHash
     dihedral: dict[str, PdqHash] | None = None
+    regions: RegionalSignature | None = None
 
     def signals(self) -> list[Signal]:
         """The signals a case or a bank stores for this image."""
         found: list[Signal] = [self.pdq]
         if self.pdq_stored_order is not None:
             found.append(self.pdq_stored_order)
-        return [*found, self.md5, self.sha256]
+        found += [self.md5, self.sha256]
+        if self.regions is not None:
+            found.append(self.regions)
+        return found
 
 
 def compute_image_signals(
-    data: bytes, limits: MediaLimits = DEFAULT_LIMITS, *, dihedral: bool = False
+    data: bytes,
+    limits: MediaLimits = DEFAULT_LIMITS,
+    *,
+    dihedral: bool = False,
+    regions: bool = False,
 ) -> ImageSignals:
-    """Decode ``data`` in memory and fingerprint it; raises ``MediaError`` on bad input."""
+    """Decode ``data`` in memory and fingerprint it; raises ``MediaError`` on bad input.
+
+    ``regions`` adds the regional signature of the upright image (about 30-40 ms more).
+    """
     image = decode_image_bytes(data, limits)
     if dihedral:
         variants = pdq_dihedral(image.rgb)
@@ -72,6 +85,7 @@ def compute_image_signals(
         md5=md5_of(data),
         sha256=sha256_of(data),
         dihedral=variants,
+        regions=compute_regional_signature(image.rgb) if regions else None,
     )
 
 
