@@ -75,12 +75,13 @@ def write_video(
     bit_rate: int | None = None,
     options: dict[str, str] | None = None,
     rotation: int = 0,
+    audio_s: float = 0.0,
 ) -> Path:
     """Encode ``frames`` (RGB arrays) into ``path``; the container comes from the suffix.
 
     ``size`` rescales every frame; ``bit_rate`` (bits/s) replaces the encoder's quality default;
     ``rotation`` tags the stream with a display rotation (degrees counter-clockwise), as phones
-    do for portrait video.
+    do for portrait video; ``audio_s`` adds a silent audio track of that many seconds.
     """
     with av.open(str(path), "w") as container:
         stream = container.add_stream(codec, rate=Fraction(fps))
@@ -91,6 +92,9 @@ def write_video(
         stream.options = {**fast, **(options or {})}
         if rotation:
             stream.set_display_rotation(rotation)
+        # Streams must all exist before the first packet is written.
+        codec_of_sound = "libopus" if path.suffix == ".webm" else "aac"
+        sound = container.add_stream(codec_of_sound, rate=48000) if audio_s else None
         if bit_rate:
             stream.bit_rate = bit_rate
         configured = False
@@ -105,7 +109,25 @@ def write_video(
                 container.mux(packet)
         for packet in stream.encode():
             container.mux(packet)
+        if sound is not None:
+            _silence(container, sound, audio_s)
     return path
+
+
+def _silence(
+    container: av.container.OutputContainer, stream: av.AudioStream, seconds: float
+) -> None:
+    rate = 48000
+    for start in range(0, int(seconds * rate), 960):
+        frame = av.AudioFrame.from_ndarray(
+            np.zeros((1, 960), dtype=np.float32), format="fltp", layout="mono"
+        )
+        frame.sample_rate = rate
+        frame.pts = start
+        for packet in stream.encode(frame):
+            container.mux(packet)
+    for packet in stream.encode():
+        container.mux(packet)
 
 
 def decoded_frames(

@@ -95,10 +95,14 @@ _SNIFF_BYTES = 64
 # Every frame within this many frame durations of a sampling time is decoded.
 _FULL_DECODE_FRAMES = 1.5
 
-# A decoded video may end this much before its declared duration without being called
-# truncated (containers round durations; audio may outlast the video).
+# A file may end this much before its declared duration without being called truncated
+# (containers round durations).
 _TRUNCATION_SLACK_S = 1.0
 _TRUNCATION_SLACK_SHARE = 0.05
+
+# Audio, subtitle and data packets allowed per video frame of ``max_frames`` (audio runs at
+# about 50 packets a second against 25-60 frames).
+_OTHER_PACKETS_PER_FRAME = 16
 
 
 @dataclass(frozen=True, slots=True)
@@ -378,22 +382,33 @@ class _AvReader:
         next_target = 0.0
         previous: float | None = None
         packets = 0
+        other_packets = 0
         decoded = 0
-        packet_end = 0.0
-        for packet in self._container.demux(stream):
+        # The latest time any stream's packets reach, on the container's clock: a file whose
+        # every stream stops early was cut short (audio may rightly outlast the video).
+        reached = -math.inf
+        # Every stream is read (FFmpeg reads them all anyway) so that the truncation check
+        # sees the audio too; only the video stream is decoded.
+        for packet in self._container.demux():
             _check_deadline(self._deadline)
+            stamp = packet.pts if packet.pts is not None else packet.dts
+            if packet.size and stamp is not None and packet.time_base:
+                end = (stamp + (packet.duration or 0)) * float(packet.time_base)
+                reached = max(reached, end)
+            if packet.stream is not stream:
+                other_packets += 1
+                if other_packets > _OTHER_PACKETS_PER_FRAME * limits.max_frames:
+                    raise TooLarge("the file has too many audio or data packets")
+                continue
             if packet.size:
                 packets += 1
                 if packets > limits.max_frames:
                     raise TooLarge(f"the video has more than {limits.max_frames} frames")
-                stamp = packet.pts if packet.pts is not None else packet.dts
-                if stamp is not None and time_base is not None:
+                if skipping and stamp is not None and time_base is not None:
                     at = stamp * time_base - (origin if start is None else start)
-                    packet_end = max(packet_end, at + (packet.duration or 0) * time_base)
-                    if skipping:
-                        near = next_target - window <= at <= next_target + window
-                        context.skip_frame = "DEFAULT" if near else "NONREF"
-            for frame in packet.decode():
+                    near = next_target - window <= at <= next_target + window
+                    context.skip_frame = "DEFAULT" if near else "NONREF"
+            for frame in stream.decode(packet):
                 _check_deadline(self._deadline)
                 _check_size(frame.width, frame.height, limits)
                 stamp = frame.dts if presentation_by_dts else frame.pts
@@ -421,18 +436,22 @@ class _AvReader:
                 yield SampledFrame(round(timestamp, 6), _to_rgb(frame))
         if not decoded:
             raise CorruptMedia("no frame of the video could be decoded")
-        self._check_complete(packet_end, previous or 0.0)
+        self._check_complete(reached)
 
-    def _check_complete(self, packet_end: float, last_frame: float) -> None:
-        """Refuse a file cut short: its frames stop well before the declared duration."""
+    def _check_complete(self, reached: float) -> None:
+        """Refuse a file cut short: all its packets stop well before the declared end."""
         declared = self.info.duration_s
-        reached = max(packet_end, last_frame)
-        if declared is None or not declared > 0:
+        if declared is None or not declared > 0 or not math.isfinite(reached):
             return
+        stream = self._stream
+        if stream.duration is not None and stream.time_base:
+            start = float((stream.start_time or 0) * stream.time_base)
+        else:
+            start = (self._container.start_time or 0) / av.time_base
         slack = max(_TRUNCATION_SLACK_S, declared * _TRUNCATION_SLACK_SHARE)
-        if reached + slack < declared:
+        if reached + slack < start + declared:
             raise CorruptMedia(
-                f"the video is truncated: its frames stop at {reached:.1f} s of a declared"
+                f"the video is truncated: it stops at {reached - start:.1f} s of a declared"
                 f" {declared:.1f} s"
             )
 

@@ -135,6 +135,21 @@ def test_a_display_rotation_is_applied_as_players_do(degrees: int, tmp_path: Pat
     assert np.abs(frames[0].rgb.astype(int) - upright.astype(int)).mean() < 12
 
 
+@pytest.mark.parametrize("suffix", [".mkv", ".webm", ".mp4"])
+def test_audio_that_outlasts_the_video_is_not_truncation(suffix: str, tmp_path: Path) -> None:
+    frames = list(scenes(SCENE_PHOTOS[:2], 1.5))
+    path = write_video(tmp_path / f"talk{suffix}", frames, audio_s=8.0, codec=_codec(suffix))
+
+    _, sampled = sample(path)
+    assert [round(frame.timestamp) for frame in sampled] == [0, 1, 2]
+    with pytest.raises(CorruptMedia):
+        sample(cut(path.read_bytes(), 0.4))
+
+
+def _codec(suffix: str) -> str:
+    return "libvpx" if suffix == ".webm" else "libx264"
+
+
 def test_sniffing_names_containers_from_their_first_bytes(made: dict[str, Path]) -> None:
     for kind, (label, _) in EXPECTED.items():
         assert sniff_video_format(made[kind].read_bytes()[:64]) == label
