@@ -3,24 +3,26 @@
 A "nudified" fake keeps the face, hair and background of a photo and regenerates the body;
 whole-image PDQ drifts far past its threshold, but the regions that were kept still hash alike.
 A regional signature is a small set of PDQ hashes of regions (the whole image, multi-scale grid
-tiles, the centred square that tools crop to, and detected faces grown by a margin), each with its
-box in normalised 0-1 coordinates ``[x0, y0, x1, y1]`` of the image (origin top left).
+tiles, the centred square that tools crop to, detected faces grown by a margin, and boxes spanned
+by pairs of corner anchors, which any crop moves with the image), each with its box in
+normalised 0-1 coordinates ``[x0, y0, x1, y1]`` of the image (origin top left).
 ``rempart.matching.regions`` decides a match when enough regions agree on one transform.
 
 Every region is cut from a working copy of the image (longest side :data:`WORKING_SIDE`, area
 interpolation), resampled to 64x64 with area interpolation (PDQ's own down-sampling aliases on
 small tiles) and hashed with PDQ; regions whose PDQ quality is under
 :data:`~rempart.signals.pdq.QUALITY_FLOOR` are flat (sky, walls, frames) and are dropped. Only
-OpenCV operations that OpenCV.js also has are used (``resize`` with ``INTER_AREA``, the bundled
-Haar cascade) so that a browser computes the same regions; docs/derivatives.md gives the rules.
+OpenCV operations that OpenCV.js also has are used (``resize`` with ``INTER_AREA``,
+``GaussianBlur``, ``goodFeaturesToTrack``, ``cornerSubPix``, the bundled Haar cascade) so that a
+browser computes the same regions; docs/derivatives.md gives the rules.
 
 A **reference** signature (what a victim's device sends) has at most
 :data:`MAX_REFERENCE_REGIONS` regions, 1974 bytes in the binary form of
 :meth:`RegionalSignature.to_bytes`. A **query** (an upload being checked) hashes many more
-regions: the same layout, its mirror, the layout inside a detected uniform border, jittered face
-boxes and a ladder of centred zooms; :class:`QueryImage` also keeps the working pixels so that the
-matcher can hash more boxes where a first match predicts them. Region hashes reveal the coarse
-layout of their region (docs/privacy-regions.md): treat them like whole-image hashes.
+regions: the same layout, its mirror, the layout inside a detected frame, jittered face boxes, a
+ladder of centred zooms and more anchor pairs; :class:`QueryImage` also keeps the working pixels
+so that the matcher can hash more boxes where a first match predicts them. Region hashes reveal
+the coarse layout of their region (docs/privacy-regions.md): treat them like whole-image hashes.
 """
 
 from __future__ import annotations
@@ -193,6 +195,9 @@ class QueryRegion:
 
     A mirrored region's box is in the mirror image's coordinates, so that all the mirrored
     regions of a query agree on one transform with the reference, as the plain ones do.
+    ``kind`` says why it was hashed (for measurements): ``layout`` (the reference's fixed
+    layout), ``mirror``, ``border`` (inside a frame), ``face``, ``zoom`` (centred-crop ladder)
+    or ``pair`` (two anchors).
     """
 
     region: Region
@@ -242,12 +247,6 @@ def grid(n: int, frame: Box = (0.0, 0.0, 1.0, 1.0)) -> list[Box]:
         for row in range(n)
         for col in range(n)
     ]
-
-
-def offset_grid(n: int) -> list[Box]:
-    """The (n-1) x (n-1) tiles of side 1/n offset by half a tile: the n x n grid's other phase."""
-    half = 0.5 / n
-    return grid(n - 1, (half, half, 1.0 - half, 1.0 - half))
 
 
 def grow(box: Box, factor: float) -> Box:
