@@ -1,19 +1,20 @@
 """Derivative matching: a query matches a reference when enough regions agree on one transform.
 
-Three steps per query (docs/derivatives.md gives the measurements behind each number):
+Four steps per query (docs/derivatives.md gives the measurements behind each number):
 
-1. **Index lookup.** Every query region of quality >= 50 is looked up in a Hamming index of all
-   reference regions within :data:`INDEX_RADIUS` bits.
-2. **Geometric agreement.** For each reference hit, every (query box, reference box) pair
-   predicts a per-axis scale and translation (tools squash images to a square, so x and y scale
-   independently); the prediction that most distinct reference regions agree with, within
-   :data:`BOX_TOLERANCE` of their box size, wins. Mirrored query regions agree only among
-   themselves.
-3. **Verification where a first match predicts** (only when the query's pixels are at hand, a
-   :class:`~rempart.signals.regions.QueryImage`): every region of the reference is mapped through
-   that transform into the query, hashed there and compared with the reference region, within
-   :data:`VERIFY_RADIUS` bits; the transform is refitted to the agreeing boxes and the rest
-   tried again.
+1. **Seeds.** Every query region of quality >= 50 is looked up in a Hamming index of all
+   reference regions within :data:`SEED_RADIUS` bits; a reference hit once is a candidate.
+2. **Pairs.** All query regions are compared with all the candidate's regions; pairs within
+   :data:`PAIR_RADIUS` bits count.
+3. **Geometric agreement.** Every (query box, reference box) pair predicts a per-axis scale and
+   translation (tools squash images to a square, so x and y scale independently); the
+   prediction that most distinct reference regions agree with, within :data:`BOX_TOLERANCE` of
+   their box size, wins. Mirrored query regions agree only among themselves.
+4. **Verification where a first match predicts** (only when the query's pixels are at hand, a
+   :class:`~rempart.signals.regions.QueryImage`): for the :data:`MAX_VERIFIED` strongest
+   candidates, every other region of the reference is mapped through that transform into the
+   query, hashed there and compared with the reference region, within :data:`VERIFY_RADIUS`
+   bits.
 
 A reference then matches in tier ``remove`` with at least :data:`REMOVE_REGIONS` agreeing
 regions, ``review`` with :data:`REVIEW_REGIONS`. A single region is never evidence.
