@@ -11,7 +11,7 @@ from pathlib import Path
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from rempart.media import MediaLimits
+from rempart.media import MediaLimits, VideoLimits
 
 
 def default_data_dir() -> Path:
@@ -30,6 +30,8 @@ class Settings(BaseSettings):
     # Media accepted by /v1/match/file and the bot.
     max_upload_bytes: int = 50 * 1024 * 1024
     max_pixels: int = 100_000_000
+    # Wall-clock seconds one uploaded video may take to decode (in a child process).
+    video_decode_seconds: float = 60.0
 
     # The bank that holds victims' cases (created at start, shared with every platform).
     cases_bank: str = "cases"
@@ -113,6 +115,10 @@ class Settings(BaseSettings):
     @property
     def media_limits(self) -> MediaLimits:
         return MediaLimits(max_bytes=self.max_upload_bytes, max_pixels=self.max_pixels)
+
+    @property
+    def video_limits(self) -> VideoLimits:
+        return VideoLimits(max_bytes=self.max_upload_bytes, max_decode_s=self.video_decode_seconds)
 
     @property
     def key_file(self) -> Path:

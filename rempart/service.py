@@ -28,11 +28,12 @@ from rempart.audit import audit
 from rempart.config import Settings
 from rempart.errors import Conflict, InvalidRequest, NotFound, RempartError
 from rempart.evidence import SightingReport, record_sighting
+from rempart.fingerprint import Fingerprint, Fingerprinter
 from rempart.index import HammingIndex, new_index
 from rempart.matching.engine import BankMatch, MatchEngine, default_kinds
 from rempart.orgs import Principal, authenticate, create_key, create_org
 from rempart.security import hash_secret, read_token, sign_token
-from rempart.signals import ImageSignals, Signal, compute_image_signals, signal_type_of
+from rempart.signals import Signal, signal_type_of
 from rempart.store import Database, is_current, upgrade
 from rempart.store.changes import prune_changes
 from rempart.store.models import (
@@ -72,11 +73,8 @@ class MatchResult:
 class MediaMatch:
     """Signals computed from uploaded bytes (the bytes are gone) and what each matched."""
 
-    signals: list[Signal]
+    media: Fingerprint
     results: list[list[MatchResult]]
-    width: int
-    height: int
-    format: str
 
 
 @dataclass
@@ -100,6 +98,9 @@ class Service:
         self.engine = MatchEngine(default_kinds(index_factory))
         self.sync = ChangeSync(self.db, self.engine, settings.sync_interval)
         self.webhooks = WebhookDeliverer(self.db, settings, http_client)
+        self.fingerprinter = Fingerprinter(
+            settings.media_limits, settings.video_limits, regions=self.engine.accepts("regions")
+        )
         self._token_key = b""
         self._keys = _KeyCache()
         self.started_at = time.time()
@@ -259,18 +260,15 @@ class Service:
             for signal in signals
         ]
 
+    def fingerprint(self, data: bytes) -> Fingerprint:
+        """Signals of uploaded bytes (photo, animation or video), computed in memory."""
+        return self.fingerprinter.fingerprint(data)
+
     def match_media(self, principal: Principal, data: bytes) -> MediaMatch:
         """Hash uploaded bytes in memory (never stored, never logged), then match every signal."""
-        computed: ImageSignals = compute_image_signals(data, self.settings.media_limits)
+        media = self.fingerprint(data)
         del data
-        signals = computed.signals()
-        return MediaMatch(
-            signals,
-            self.match(principal, signals),
-            computed.width,
-            computed.height,
-            computed.format,
-        )
+        return MediaMatch(media, self.match(principal, media.signals))
 
     def _result(self, match: BankMatch, principal: Principal, now: float) -> MatchResult:
         payload = {

@@ -84,6 +84,7 @@ class MediaOut(BaseModel):
     width: int
     height: int
     format: str
+    kind: str = Field(default="image", description="image, animation or video")
 
 
 class FileMatchOut(MatchResultsOut):

@@ -23,7 +23,8 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from rempart.index import HammingIndex, new_index
-from rempart.matching.kinds import Candidate, ExactKind, PdqKind, SignalKind
+from rempart.matching.kinds import Candidate, ExactKind, PdqKind, SignalKind, VpdqKind
+from rempart.matching.video import VideoMatcher
 from rempart.signals import MATCH_THRESHOLD, Signal, signal_type_of
 
 MATCH_STRENGTH = {"exact": 0, "near": 1, "video": 1, "clip": 2, "derivative": 2}
@@ -69,7 +70,12 @@ class _Stored:
 
 
 def default_kinds(index_factory: Callable[[], HammingIndex]) -> dict[str, SignalKind]:
-    return {"pdq": PdqKind(index_factory()), "md5": ExactKind(), "sha256": ExactKind()}
+    return {
+        "pdq": PdqKind(index_factory()),
+        "md5": ExactKind(),
+        "sha256": ExactKind(),
+        "vpdq": VpdqKind(VideoMatcher(index_factory=index_factory)),
+    }
 
 
 class MatchEngine:

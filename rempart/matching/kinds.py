@@ -13,7 +13,9 @@ from typing import Any, Protocol
 import numpy as np
 
 from rempart.index import HammingIndex
+from rempart.matching.video import VideoMatch, VideoMatcher
 from rempart.signals import MAX_THRESHOLD, QUALITY_FLOOR, ExactHash, PdqHash, Signal
+from rempart.signals.video import VideoSignature
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,3 +105,39 @@ class PdqKind:
             return []
         hits = self._index.range_search(query.packed()[None, :], min(radius, MAX_THRESHOLD))
         return [Candidate(sid, distance, "near") for _, sid, distance in hits]
+
+
+class VpdqKind:
+    """Video signatures in a ``VideoMatcher`` (frame hashes in a Hamming index).
+
+    Candidates are ``video`` or ``clip`` matches by Meta's vPDQ percentages (docs/video.md);
+    bank PDQ thresholds do not apply to them.
+    """
+
+    def __init__(self, matcher: VideoMatcher | None = None) -> None:
+        self._matcher = matcher or VideoMatcher()
+
+    def __len__(self) -> int:
+        return len(self._matcher)
+
+    def add(self, entries: list[tuple[int, Signal]]) -> None:
+        self._matcher.add_many(
+            (sid, signal) for sid, signal in entries if isinstance(signal, VideoSignature)
+        )
+
+    def remove(self, signal_ids: list[int]) -> None:
+        for signal_id in signal_ids:
+            self._matcher.remove(signal_id)
+
+    def candidates(self, query: Signal, radius: int) -> list[Candidate]:
+        assert isinstance(query, VideoSignature)
+        return [
+            Candidate(m.ref_id, m.distance, m.match_type, details=_video_details(m))
+            for m in self._matcher.match(query)
+        ]
+
+
+def _video_details(match: VideoMatch) -> dict[str, Any]:
+    details = match.to_json()
+    del details["ref_id"], details["match_type"], details["distance"]
+    return details

@@ -44,6 +44,7 @@ class ImageSignals:
     sha256: ExactHash
     dihedral: dict[str, PdqHash] | None = None
     regions: RegionalSignature | None = None
+    frame_count: int = 1
 
     def signals(self) -> list[Signal]:
         """The signals a case or a bank stores for this image."""
@@ -86,6 +87,7 @@ def compute_image_signals(
         sha256=sha256_of(data),
         dihedral=variants,
         regions=compute_regional_signature(image.rgb) if regions else None,
+        frame_count=image.frame_count,
     )
 
 

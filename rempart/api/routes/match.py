@@ -55,8 +55,11 @@ async def match_file(request: Request, service: ServiceDep, principal: MatchScop
     found = await run_in_threadpool(service.match_media, principal, data)
     del data
     count_matches(found.results)
+    media = found.media
     return FileMatchOut(
         results=results_out(found.results),
-        signals=[signal.to_json() for signal in found.signals],
-        media=MediaOut(width=found.width, height=found.height, format=found.format),
+        signals=[signal.to_json() for signal in media.signals],
+        media=MediaOut(
+            width=media.width, height=media.height, format=media.format, kind=media.kind
+        ),
     )

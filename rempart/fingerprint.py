@@ -1,0 +1,72 @@
+"""Fingerprint uploaded bytes of any kind: a photo, an animation or a video.
+
+The service and the Telegram bot receive bytes whose kind they do not know. Videos are
+recognised by their first bytes and hashed in a child process that is killed past its deadline
+(``rempart.isolation``); images are hashed in-process (Pillow's decoding is bounded by the pixel
+limit). An animated GIF or WebP gets both its first frame's signals and a ``vpdq`` signature.
+The bytes are never stored: callers drop them as soon as this returns.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rempart.isolation import Isolated
+from rempart.media import MediaLimits, VideoLimits, sniff_video_format
+from rempart.signals import Signal, compute_image_signals, compute_video_signals
+from rempart.signals.compute import VideoSignals
+
+VIDEO_CONTAINERS = frozenset({"mp4", "mov", "3gp", "matroska", "webm", "avi"})
+ANIMATION_CONTAINERS = frozenset({"gif", "webp"})
+_SNIFF_BYTES = 64
+
+
+@dataclass(frozen=True, slots=True)
+class Fingerprint:
+    """The signals of one piece of media and what it is (the pixels are gone)."""
+
+    kind: str  # image | animation | video
+    format: str
+    width: int
+    height: int
+    signals: list[Signal]
+
+
+class Fingerprinter:
+    """Hashes bytes; at most ``video_concurrency`` videos decode at once per process."""
+
+    def __init__(
+        self,
+        image_limits: MediaLimits,
+        video_limits: VideoLimits,
+        *,
+        regions: bool = False,
+        video_concurrency: int = 2,
+    ) -> None:
+        self.image_limits = image_limits
+        self.video_limits = video_limits
+        self.regions = regions
+        self._isolated = Isolated(video_concurrency)
+
+    def fingerprint(self, data: bytes) -> Fingerprint:
+        """Raises a ``MediaError`` subclass for anything that is not usable media."""
+        container = sniff_video_format(data[:_SNIFF_BYTES])
+        if container in VIDEO_CONTAINERS:
+            video = self._video(data)
+            return Fingerprint("video", video.format, video.width, video.height, video.signals())
+        image = compute_image_signals(data, self.image_limits, regions=self.regions)
+        signals = image.signals()
+        kind = "image"
+        if container in ANIMATION_CONTAINERS and image.frame_count > 1:
+            signals.append(self._video(data).vpdq)
+            kind = "animation"
+        return Fingerprint(kind, image.format, image.width, image.height, signals)
+
+    def _video(self, data: bytes) -> VideoSignals:
+        # The child gets its own deadline plus a margin for process start and hand-over.
+        return self._isolated.run(
+            compute_video_signals,
+            data,
+            self.video_limits,
+            timeout=self.video_limits.max_decode_s + 5,
+        )
