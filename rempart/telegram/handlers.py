@@ -104,6 +104,7 @@ class Handlers:
         self.moderator = moderator
         self.store = store
         self.case_url = case_url
+        self._locks: dict[int, asyncio.Lock] = {}
 
     def register(self, application: Application) -> None:
         private = filters.ChatType.PRIVATE
@@ -174,12 +175,20 @@ class Handlers:
             message = update.effective_message
             if message is None:
                 return
-            if not await self._may_administer(message):
-                await _reply(message, text(_language(message), "not_admin"))
-                return
-            await _reply(message, await command(message, list(context.args or [])))
+            # One command at a time per chat, in the order they came: /rempart_off then
+            # /rempart_on in one batch must leave the bot on.
+            async with self._chat_lock(message.chat.id):
+                if not await self._may_administer(message):
+                    await _reply(message, text(_language(message), "not_admin"))
+                    return
+                await _reply(message, await command(message, list(context.args or [])))
 
         return handle
+
+    def _chat_lock(self, chat_id: int) -> asyncio.Lock:
+        if len(self._locks) > 10_000:
+            self._locks = {k: v for k, v in self._locks.items() if v.locked()}
+        return self._locks.setdefault(chat_id, asyncio.Lock())
 
     async def _may_administer(self, message: Message) -> bool:
         chat = message.chat

@@ -25,7 +25,7 @@ from datetime import timedelta
 from telegram import Bot, ChatMember, ChatMemberAdministrator, ChatMemberOwner
 from telegram.error import BadRequest, Forbidden, TelegramError
 
-from rempart.errors import MediaError
+from rempart.errors import MediaError, TooLarge
 from rempart.telegram.backend import MatchBackend, TransientBackendError, selected_hits
 from rempart.telegram.calls import call, describes
 from rempart.telegram.media import MediaItem, Post, now
@@ -96,13 +96,8 @@ class Moderator:
             verdict = await self.cache.verdict(
                 item.file_unique_id, version, lambda: self._compute(item)
             )
-        except BadRequest as exc:
-            if describes(exc, "file is too big"):
-                return await self._too_large(post, item)
-            log.warning(
-                "file not downloaded", extra={"update_id": post.update_id, "error": _name(exc)}
-            )
-            return None
+        except TooLarge:
+            return await self._too_large(post, item)
         except (TelegramError, TransientBackendError) as exc:
             log.warning(
                 "media not checked", extra={"update_id": post.update_id, "error": _name(exc)}
@@ -117,7 +112,7 @@ class Moderator:
             return None
         removing = [hit for hit in verdict.hits if hit.action == "remove"]
         acted_on = removing or list(verdict.hits)
-        best = acted_on[0]
+        best = min(acted_on, key=lambda hit: hit.strength)
         new = replace(
             self._new_action(post, item, "remove" if removing else "review"),
             match_type=best.match_type,
@@ -131,9 +126,15 @@ class Moderator:
         return await self._decide_and_act(post, new, owed, moderation)
 
     async def _compute(self, item: MediaItem) -> Verdict:
-        telegram_file = await call(lambda: self.bot.get_file(item.file_id))
+        """Download, hash and match one file; ``TooLarge`` over the download limit."""
+        try:
+            telegram_file = await call(lambda: self.bot.get_file(item.file_id))
+        except BadRequest as exc:
+            if describes(exc, "file is too big"):  # the cloud Bot API's 20 MB limit
+                raise TooLarge("over the Bot API download limit") from exc
+            raise
         if telegram_file.file_size is not None and telegram_file.file_size > self.download_limit:
-            raise BadRequest("file is too big")
+            raise TooLarge("over the download limit")
         data = bytes(await call(telegram_file.download_as_bytearray))
         try:
             hits = await asyncio.to_thread(self.backend.match_media, data)

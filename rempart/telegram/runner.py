@@ -44,6 +44,8 @@ ALLOWED_UPDATES = [
     "my_chat_member",
 ]
 COUNTER_FLUSH_SECONDS = 5.0
+# How long a stopping bot keeps recording the sightings it owes before leaving them queued.
+FINAL_DRAIN_SECONDS = 10.0
 # After a failed getUpdates (network, Telegram 5xx), wait this long before asking again.
 POLL_RETRY_SECONDS = 2.0
 
@@ -107,6 +109,9 @@ class ModerationBot:
                 stop.set()
                 await asyncio.gather(*background, return_exceptions=True)
                 await self.moderator.flush_counters()
+                # Hand the service what is owed now; what it cannot take stays queued.
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(self.recorder.record_pending(), FINAL_DRAIN_SECONDS)
         log.info("bot stopped", extra={"updates": self.processed})
 
     async def process(self, update: Update) -> None:

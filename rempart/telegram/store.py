@@ -8,9 +8,10 @@ polls a token, so its own writes are the only ones.
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypeVar
 
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
@@ -26,6 +27,8 @@ from rempart.store.models import (
     TelegramStrike,
     utcnow,
 )
+
+T = TypeVar("T")
 
 POLICIES = ("delete", "delete_warn", "delete_ban")
 # Outcomes of an action (TelegramAction.outcome), as the status counters group them.
@@ -146,36 +149,58 @@ class BotStore:
 
     def update_chat(self, chat_id: int, **changes: object) -> ChatSettings:
         """Change settings (``enabled``, ``policy``, ``log_chat_id``, ``language``...)."""
-        with self.db.transaction() as session:
+
+        def change(session: Session) -> ChatSettings:
             row = _chat_row(session, chat_id)
             for name, value in changes.items():
                 setattr(row, name, value)
             row.updated_at = utcnow()
-            settings = _settings(row)
+            return _settings(row)
+
+        settings = self._retrying(change)
         with self._lock:
             self._chats[chat_id] = settings
         return settings
 
     def claim_rights_notice(self, chat_id: int) -> bool:
         """Mark the missing-rights notice as sent; False when it was sent already."""
-        with self.db.transaction() as session:
+
+        def claim(session: Session) -> ChatSettings | None:
             row = _chat_row(session, chat_id)
             if row.rights_notice_sent:
-                return False
+                return None
             row.rights_notice_sent = True
-            settings = _settings(row)
+            return _settings(row)
+
+        settings = self._retrying(claim)
+        if settings is None:
+            return False
         with self._lock:
             self._chats[chat_id] = settings
         return True
 
     def add_checked(self, counts: dict[int, int]) -> None:
         """Add to the per-chat count of checked images."""
-        if not counts:
-            return
-        with self.db.transaction() as session:
+
+        def add(session: Session) -> None:
             for chat_id, count in counts.items():
                 row = _chat_row(session, chat_id)
                 row.checked = (row.checked or 0) + count
+
+        if counts:
+            self._retrying(add)
+
+    def _retrying(self, work: Callable[[Session], T]) -> T:
+        """Run ``work`` in a transaction, again when a concurrent one inserted the same row
+        first (two updates of one new chat or uploader processed at once)."""
+        for attempt in range(3):
+            try:
+                with self.db.transaction() as session:
+                    return work(session)
+            except IntegrityError:
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable: the last attempt returns or raises")
 
     def counts(self, chat_id: int) -> ChatCounts:
         with self.db.reading() as session:
@@ -236,51 +261,52 @@ class BotStore:
         ``moderation`` is the chat policy's wish for the uploader (``none``, ``warn``, ``ban``);
         ``ban`` becomes ``warn`` until the uploader's strikes reach ``ban_after``.
         """
-        try:
-            with self.db.transaction() as session:
-                if session.scalar(
-                    select(TelegramAction.id).where(TelegramAction.item_key == new.item_key)
-                ):
-                    return None
-                wish, strike = "none", None
-                if moderation != "none" and new.user_id is not None:
-                    strike = _add_strike(session, new.chat_id, new.user_id)
-                    wish = "warn" if moderation == "ban" and strike < ban_after else moderation
-                row = TelegramAction(
-                    item_key=new.item_key,
-                    chat_id=new.chat_id,
-                    chat_type=new.chat_type,
-                    chat_title=new.chat_title[:255],
-                    message_id=new.message_id,
-                    location=new.location,
-                    user_id=new.user_id,
-                    username=new.username,
-                    verdict=new.verdict,
-                    match_type=new.match_type,
-                    bank=new.bank,
-                    distance=new.distance,
-                    moderation=wish,
-                    strike=strike,
-                    stage="new",
-                    message_date=new.message_date,
-                )
-                session.add(row)
-                session.flush()
-                for owed in sightings:
-                    session.add(
-                        TelegramSighting(
-                            action_id=row.id,
-                            token=owed.token,
-                            signal_id=owed.signal_id,
-                            match_type=owed.match_type,
-                            distance=owed.distance,
-                        )
+
+        def decide(session: Session) -> ActionView | None:
+            if session.scalar(
+                select(TelegramAction.id).where(TelegramAction.item_key == new.item_key)
+            ):
+                return None
+            wish, strike = "none", None
+            if moderation != "none" and new.user_id is not None:
+                strike = _add_strike(session, new.chat_id, new.user_id)
+                wish = "warn" if moderation == "ban" and strike < ban_after else moderation
+            row = TelegramAction(
+                item_key=new.item_key,
+                chat_id=new.chat_id,
+                chat_type=new.chat_type,
+                chat_title=new.chat_title[:255],
+                message_id=new.message_id,
+                location=new.location,
+                user_id=new.user_id,
+                username=new.username,
+                verdict=new.verdict,
+                match_type=new.match_type,
+                bank=new.bank,
+                distance=new.distance,
+                moderation=wish,
+                strike=strike,
+                stage="new",
+                message_date=new.message_date,
+            )
+            session.add(row)
+            session.flush()
+            for owed in sightings:
+                session.add(
+                    TelegramSighting(
+                        action_id=row.id,
+                        token=owed.token,
+                        signal_id=owed.signal_id,
+                        match_type=owed.match_type,
+                        distance=owed.distance,
                     )
-                session.flush()
-                return _view(row)
-        except IntegrityError:
-            # The same item decided at the same moment by a concurrent delivery.
-            return None
+                )
+            session.flush()
+            return _view(row)
+
+        # A unique key hit means a concurrent transaction decided this item (then the retry
+        # finds its row and stops) or created the same strike row first (then it counts on).
+        return self._retrying(decide)
 
     def unfinished_actions(self) -> list[ActionView]:
         """Actions decided but not carried out (the bot stopped in between)."""
@@ -434,14 +460,20 @@ def _settings(row: TelegramChat) -> ChatSettings:
 
 
 def _add_strike(session: Session, chat_id: int, user_id: int) -> int:
-    row = session.get(TelegramStrike, (chat_id, user_id))
-    if row is None:
-        row = TelegramStrike(chat_id=chat_id, user_id=user_id, count=0)
-        session.add(row)
-    row.count += 1
-    row.updated_at = utcnow()
-    session.flush()
-    return row.count
+    """One more strike, counted in the database (no lost update between concurrent items)."""
+    key = (TelegramStrike.chat_id == chat_id, TelegramStrike.user_id == user_id)
+    counted = session.execute(
+        update(TelegramStrike)
+        .where(*key)
+        .values(count=TelegramStrike.count + 1, updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    if not getattr(counted, "rowcount", 0):
+        session.add(TelegramStrike(chat_id=chat_id, user_id=user_id, count=1))
+        session.flush()
+    count = session.scalar(select(TelegramStrike.count).where(*key))
+    assert count is not None
+    return count
 
 
 def _view(row: TelegramAction) -> ActionView:

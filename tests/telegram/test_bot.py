@@ -7,7 +7,9 @@ import contextlib
 import itertools
 
 import pytest
+from sqlalchemy import select
 
+from rempart.store.models import TelegramStrike
 from rempart.telegram import Endpoints, ModerationBot
 from tests.telegram.conftest import World, changed, protect, running_bot
 from tests.telegram.fake_api import FakeTelegram
@@ -261,6 +263,7 @@ async def test_duplicate_deliveries_act_once(world: World, fake: FakeTelegram) -
         fake.redeliver_all()  # Telegram sends every update again
         await fake.wait_acknowledged()
         await fake.wait_for(lambda: bool(fake.sent_to(log_channel)))
+        await fake.wait_for(lambda: any("was removed" in t for t in fake.sent_to(group)))
 
     assert len(fake.calls("deleteMessage")) == 1
     assert len(world.sightings()) == 1
@@ -352,6 +355,7 @@ async def test_a_raid_is_logged_in_grouped_entries_at_telegrams_pace(
     fake.set_member(log_channel, owner, "owner")
     async with running_bot(fake, settings, world.backend, world.service.db):
         fake.send_command(group, owner, f"/rempart_logchannel {log_channel.id}")
+        fake.send_command(group, owner, "/rempart_policy delete_warn")
         await fake.wait_acknowledged()
         raid = [fake.send_photo(group, raider, world.protected) for _ in range(12)]
         await fake.wait_acknowledged()
@@ -360,6 +364,9 @@ async def test_a_raid_is_logged_in_grouped_entries_at_telegrams_pace(
         )
 
     assert all(fake.is_deleted(message) for message in raid)
+    # Twelve items decided at once by one uploader: every strike counted.
+    with world.service.db.reading() as session:
+        assert session.scalar(select(TelegramStrike.count)) == 12
     entries = fake.sent_to(log_channel)
     assert len(entries) < 12
     assert all(len(entry) <= 4096 for entry in entries)

@@ -1,0 +1,300 @@
+"""Telegram bot throughput: photos/s processed end to end through the fake Bot API server.
+
+    .venv/bin/python benchmarks/bench_bot.py [--photos 240] [--signals 100000]
+
+One photo = the bot gets the update (getUpdates), asks getFile, downloads the largest size over
+HTTP, hashes it in memory, matches it against a bank of ``--signals`` PDQ signals (random hashes
+plus the protected photos, in the cases bank) and acts: every 10th upload is protected, so it is
+deleted, its action and sighting recorded and a log entry queued. Measured at 1 and at 8 chats
+posting at once (uploads spread round-robin), from the moment the updates are queued until the
+bot has acknowledged the last one (the bot acknowledges a batch only once it is processed).
+
+The fake server (tests/telegram/fake_api.py) runs in a child process, as Telegram would be
+elsewhere; the bot runs in this one in direct mode (service, SQLite store, brute-force index).
+Photos are re-encoded by the fake as Telegram does (longest side 1280, JPEG q87) before the
+clock starts. Writes benchmarks/results/bot.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import io
+import multiprocessing
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from rempart.config import Settings  # noqa: E402
+from rempart.orgs import Principal  # noqa: E402
+from rempart.service import Service  # noqa: E402
+from rempart.signals import PdqHash, Signal, compute_image_signals  # noqa: E402
+from rempart.store.models import Organisation  # noqa: E402
+from rempart.telegram import DirectBackend, Endpoints, Hit, ModerationBot  # noqa: E402
+from rempart.telegram.store import BotStore  # noqa: E402
+
+RESULTS = ROOT / "benchmarks" / "results" / "bot.md"
+PHOTOS = ROOT.parent / "shared" / "data" / "photos"
+TOKEN = "123456:TEST-fake-token"
+PROTECTED_EVERY = 10
+GOAL = 40.0
+
+
+# -- the fake Telegram, in a child process ------------------------------------------------------
+
+
+def fake_telegram(conn: Connection, uploads: list[bytes], chats: int) -> None:
+    """Serve the fake Bot API; on "go", queue every upload and report when all are done."""
+    sys.path.insert(0, str(ROOT))
+    from tests.telegram.fake_api import FakeTelegram
+
+    async def main() -> None:
+        fake = FakeTelegram(TOKEN)
+        async with fake.running():
+            groups = [fake.add_chat("supergroup", f"Chat {n}") for n in range(chats)]
+            logs = [fake.add_chat("channel", f"Log {n}") for n in range(chats)]
+            owner, member = fake.add_user("owner"), fake.add_user("member")
+            for group, log in zip(groups, logs, strict=True):
+                fake.set_member(group, owner, "owner")
+                fake.set_member(log, owner, "owner")
+                fake.send_command(group, owner, f"/rempart_logchannel {log.id}")
+            sizes = [fake.photo_sizes(data) for data in uploads]
+            conn.send(("ready", fake.root))
+            await fake.wait_acknowledged(timeout=60)
+            await asyncio.get_running_loop().run_in_executor(None, conn.recv)  # "go"
+            cpu = time.process_time()
+            start = time.perf_counter()
+            for number, photo in enumerate(sizes):
+                fake.send_photo(groups[number % chats], member, sizes=photo)
+            await fake.wait_acknowledged(timeout=600)
+            elapsed = time.perf_counter() - start
+            deletes = len(fake.calls("deleteMessage"))
+            conn.send(("done", elapsed, deletes, time.process_time() - cpu, fake.downloads))
+            await asyncio.get_running_loop().run_in_executor(None, conn.recv)  # "stop"
+
+    asyncio.run(main())
+
+
+# -- the bot, here ----------------------------------------------------------------------------
+
+
+class TimedBackend(DirectBackend):
+    """The direct backend, adding up the time spent hashing and matching."""
+
+    def __init__(self, service: Service) -> None:
+        super().__init__(service)
+        self.match_seconds = 0.0
+
+    def match_media(self, data: bytes) -> list[Hit]:
+        start = time.perf_counter()
+        try:
+            return super().match_media(data)
+        finally:
+            self.match_seconds += time.perf_counter() - start
+
+
+def build_bank(settings: Settings, count: int, protected: list[bytes]) -> None:
+    service = Service(settings)
+    service.start(background=False)
+    rng = np.random.default_rng(7)
+    raw = rng.integers(0, 256, (count, 32), dtype=np.uint8)
+    signals: list[Signal] = [PdqHash(bytes(row), 100) for row in raw]
+    with service.db.reading() as session:
+        org = session.query(Organisation).filter_by(name="local").one()
+    principal = Principal(org.id, org.name, "bench", frozenset({"admin"}))
+    service.create_bank(principal, "bench")
+    for start in range(0, len(signals), 50_000):
+        service.add_bank_signals(principal, "bench", signals[start : start + 50_000])
+    for data in protected:
+        service.create_case(compute_image_signals(data).signals())
+    service.stop()
+
+
+async def run_bot_until(
+    settings: Settings, backend: DirectBackend, root: str, done: Callable[[], bool]
+) -> ModerationBot:
+    bot = ModerationBot(
+        settings,
+        backend,
+        BotStore(backend.service.db),
+        Endpoints(f"{root}/bot", f"{root}/file/bot"),
+    )
+    stop = asyncio.Event()
+    task = asyncio.create_task(bot.run(stop))
+    while not done():
+        await asyncio.sleep(0.05)
+    stop.set()
+    await task
+    return bot
+
+
+def measure(settings: Settings, uploads: list[bytes], chats: int) -> dict[str, Any]:
+    context = multiprocessing.get_context("spawn")
+    parent, child = context.Pipe()
+    server = context.Process(target=fake_telegram, args=(child, uploads, chats), daemon=True)
+    server.start()
+    kind, root = parent.recv()
+    assert kind == "ready"
+    service = Service(settings)
+    backend = TimedBackend(service)
+    backend.start()
+    result: dict[str, Any] = {}
+
+    def finished() -> bool:
+        if not result and parent.poll():
+            _, elapsed, deletes, server_cpu, downloads = parent.recv()
+            result.update(
+                elapsed=elapsed, deletes=deletes, server_cpu=server_cpu, downloads=downloads
+            )
+        return bool(result)
+
+    async def session() -> None:
+        bot_task = asyncio.create_task(run_bot_until(settings, backend, root, finished))
+        await asyncio.sleep(1.0)  # the bot has applied the log-channel commands
+        cpu_before = time.process_time()
+        parent.send("go")
+        await bot_task
+        result["bot_cpu"] = time.process_time() - cpu_before
+
+    match_before = backend.match_seconds
+    asyncio.run(session())
+    result["match_seconds"] = backend.match_seconds - match_before
+    with service.db.reading() as session_:
+        from rempart.store.models import Sighting
+
+        result["sightings"] = session_.query(Sighting).count()
+    backend.stop()
+    parent.send("stop")
+    server.join(timeout=30)
+    return result
+
+
+def breakdown(settings: Settings, uploads: list[bytes]) -> dict[str, float]:
+    """Serial cost per photo of the two CPU stages, in ms: hashing the downloaded size
+    (decode, PDQ, MD5, SHA-256) and matching its signals against the bank."""
+    from PIL import Image
+
+    sample = []
+    for data in uploads[:60]:
+        with Image.open(io.BytesIO(data)) as image:
+            copy = image.convert("RGB")
+        copy.thumbnail((1280, 1280))
+        buffer = io.BytesIO()
+        copy.save(buffer, "JPEG", quality=87)
+        sample.append(buffer.getvalue())
+    service = Service(settings)
+    service.start(background=False)
+    with service.db.reading() as session:
+        org = session.query(Organisation).filter_by(name="local").one()
+    principal = Principal(org.id, org.name, "bench", frozenset({"match"}))
+    start = time.perf_counter()
+    computed = [compute_image_signals(data).signals() for data in sample]
+    hashing = time.perf_counter() - start
+    start = time.perf_counter()
+    for signals in computed:
+        service.match(principal, signals)
+    matching = time.perf_counter() - start
+    service.stop()
+    return {"hash_ms": 1000 * hashing / len(sample), "match_ms": 1000 * matching / len(sample)}
+
+
+def load_average() -> str:
+    return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--photos", type=int, default=240)
+    parser.add_argument("--signals", type=int, default=100_000)
+    args = parser.parse_args()
+    paths = sorted(PHOTOS.glob("*.jpg"))[: args.photos]
+    uploads = [path.read_bytes() for path in paths]
+    protected = uploads[::PROTECTED_EVERY]
+    rows = []
+    before = load_average()
+    for chats in (1, 8):
+        with tempfile.TemporaryDirectory(prefix="rempart-bench-bot-") as folder:
+            settings = Settings(
+                data_dir=Path(folder),
+                telegram_token=TOKEN,  # type: ignore[arg-type]
+                telegram_poll_timeout=5,
+            )
+            build_bank(settings, args.signals, protected)
+            result = measure(settings, uploads, chats)
+            if chats == 1:
+                stages = breakdown(settings, uploads)
+        rate = len(uploads) / result["elapsed"]
+        rows.append((chats, rate, result))
+        print(f"{chats} chat(s): {rate:.1f} photos/s {result}", flush=True)
+    after = load_average()
+    write_results(args, len(uploads), len(protected), rows, stages, before, after)
+
+
+def write_results(
+    args: argparse.Namespace,
+    photos: int,
+    protected: int,
+    rows: list[tuple[int, float, dict[str, Any]]],
+    stages: dict[str, float],
+    before: str,
+    after: str,
+) -> None:
+    lines = [
+        "# Telegram bot throughput",
+        "",
+        f"{photos} shared photos uploaded as Telegram photos (re-encoded by the fake server to at"
+        f" most 1280 px, q87), {protected} of them protected; bank of {args.signals:,} random PDQ"
+        " signals plus the protected photos' cases; direct mode on SQLite, brute-force PDQ index;"
+        f" x86_64, {os.cpu_count()} cores shared with other engineers.",
+        f"Load before: `{before}`",
+        f"Load after: `{after}`",
+        "Command: `.venv/bin/python benchmarks/bench_bot.py`",
+        "",
+        "| chats | photos/s | deleted | sightings | hash+match per photo | bot CPU"
+        " | fake server CPU |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for chats, rate, r in rows:
+        lines.append(
+            f"| {chats} | **{rate:.1f}** | {r['deletes']} | {r['sightings']} |"
+            f" {1000 * r['match_seconds'] / photos:.1f} ms |"
+            f" {r['bot_cpu'] / r['elapsed']:.0%} of a core |"
+            f" {r['server_cpu'] / r['elapsed']:.0%} of a core |"
+        )
+    lines += [
+        "",
+        f"Goal: at least {GOAL:.0f} photos/s.",
+        "",
+        "Serial cost per photo of the CPU stages (60 photos, one thread):"
+        f" hashing the downloaded size (JPEG decode, PDQ, MD5, SHA-256) {stages['hash_ms']:.1f}"
+        f" ms; matching its signals against the {args.signals:,}-signal bank"
+        f" {stages['match_ms']:.1f} ms.",
+        "",
+        "Bottleneck: CPU in the bot process, which holds about one core (the GIL): per photo,"
+        f" {1000 * rows[0][2]['bot_cpu'] / photos:.1f} ms of CPU, of which hashing is"
+        f" {stages['hash_ms']:.1f} ms and matching {stages['match_ms']:.1f} ms; the rest is"
+        " python-telegram-bot and httpx (update JSON to objects, getFile, the download) and the"
+        " event loop. The number of chats changes nothing: updates are processed concurrently"
+        " whatever their chat, and Telegram's 20 messages a minute per chat only paces the log"
+        " entries, which are grouped. The fake server, in its own process, is not the limit."
+        " 'hash+match per photo' is wall time inside the backend's threads (it includes waiting"
+        " for the GIL), not CPU.",
+        "",
+    ]
+    RESULTS.write_text("\n".join(lines))
+    print(f"wrote {RESULTS}")
+
+
+if __name__ == "__main__":
+    main()
