@@ -324,6 +324,27 @@ class FakeTelegram:
         }
         return self._post(chat, user, {"document": document, **extra})
 
+    def send_video(
+        self, chat: FakeChat, user: FakeUser | None, data: bytes, *, animation: bool = False
+    ) -> dict[str, Any]:
+        """A video, or an animation (a GIF, which Telegram turns into a silent MP4); an
+        animation message also carries the file as ``document``, as Telegram's does."""
+        stored = self.store_file(data, "animations" if animation else "videos", "mp4")
+        media = {
+            "file_id": stored.file_id,
+            "file_unique_id": stored.file_unique_id,
+            "width": 160,
+            "height": 120,
+            "duration": 6,
+            "mime_type": "video/mp4",
+            "file_size": len(data),
+        }
+        if not animation:
+            return self._post(chat, user, {"video": media})
+        return self._post(
+            chat, user, {"animation": media, "document": {**media, "file_name": "a.mp4"}}
+        )
+
     def send_album(
         self, chat: FakeChat, user: FakeUser, photos: list[bytes]
     ) -> list[dict[str, Any]]:
