@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from telegram.error import InvalidToken
+
 from rempart.config import Settings
 from rempart.errors import RempartError
 from rempart.service import Service
@@ -46,7 +48,7 @@ def backend_from_settings(settings: Settings) -> tuple[MatchBackend, Database]:
 
 def run_bot(settings: Settings) -> None:
     """Run the bot in the foreground until SIGTERM or SIGINT."""
-    if settings.telegram_token is None:
+    if settings.telegram_token is None or not settings.telegram_token.get_secret_value():
         raise RempartError("set REMPART_TELEGRAM_TOKEN to the token @BotFather gave you")
     backend, database = backend_from_settings(settings)
     backend.start()
@@ -55,6 +57,8 @@ def run_bot(settings: Settings) -> None:
             settings, backend, BotStore(database), endpoints_from_settings(settings)
         )
         asyncio.run(run_until_signalled(bot))
+    except InvalidToken as exc:
+        raise RempartError("Telegram refused the token in REMPART_TELEGRAM_TOKEN") from exc
     finally:
         backend.stop()
         if settings.api_url:

@@ -128,8 +128,7 @@ class Handlers:
         item = media_item(message) if message else None
         if message is None or item is None:
             return
-        edited = update.edited_message is not None or update.edited_channel_post is not None
-        await self.moderator.check(post_of(update.update_id, message, edited), item)
+        await self.moderator.check(post_of(update.update_id, message), item)
 
     # -- private chat --------------------------------------------------------------------------
 

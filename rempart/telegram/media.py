@@ -45,7 +45,6 @@ class Post:
     location: str
     user_id: int | None
     username: str | None
-    edited: bool
 
     def item_key(self, item: MediaItem) -> str:
         """Identifies this file in this message: a re-delivered update or an edit of the
@@ -86,7 +85,7 @@ def media_item(message: Message) -> MediaItem | None:
     return None
 
 
-def post_of(update_id: int, message: Message, edited: bool) -> Post:
+def post_of(update_id: int, message: Message) -> Post:
     chat = message.chat
     user = message.from_user
     # A message sent on behalf of a chat (a channel post, an anonymous admin, a linked channel)
@@ -103,7 +102,6 @@ def post_of(update_id: int, message: Message, edited: bool) -> Post:
         location=message_location(chat, message.message_id),
         user_id=person.id if person else None,
         username=person.username if person else None,
-        edited=edited,
     )
 
 
