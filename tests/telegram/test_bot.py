@@ -380,3 +380,48 @@ async def test_a_raid_is_logged_in_grouped_entries_at_telegrams_pace(
     ]
     # About 20 messages a minute into one chat: at least 3 s between two of them.
     assert all(later - earlier >= 2.9 for earlier, later in itertools.pairwise(times))
+
+
+async def test_an_image_sent_as_a_document_with_a_wrong_type_is_caught(
+    world: World, fake: FakeTelegram
+) -> None:
+    group = fake.add_chat()
+    member = fake.add_user("member")
+    async with running_bot(fake, world.settings, world.backend, world.service.db):
+        disguised = fake.send_document(
+            group, member, world.protected, mime_type="application/pdf", file_name="notes.pdf"
+        )
+        text_file = fake.send_document(
+            group, member, b"just words\n", mime_type="text/plain", file_name="notes.txt"
+        )
+        await fake.wait_acknowledged()
+
+    assert fake.is_deleted(disguised) and not fake.is_deleted(text_file)
+    # A document keeps its bytes: the exact hashes match, not only PDQ.
+    [sighting] = world.sightings()
+    assert sighting.match_type == "exact"
+
+
+async def test_a_log_channel_that_kicked_the_bot_does_not_stop_it(
+    world: World, fake: FakeTelegram
+) -> None:
+    group = fake.add_chat()
+    log_channel = fake.add_chat("channel", "Log")
+    owner, member = fake.add_user("owner"), fake.add_user("member")
+    fake.set_member(group, owner, "owner")
+    fake.set_member(log_channel, owner, "owner")
+    async with running_bot(fake, world.settings, world.backend, world.service.db):
+        fake.send_command(group, owner, f"/rempart_logchannel {log_channel.id}")
+        await fake.wait_acknowledged()
+        fake.set_member(log_channel, fake.bot, "kicked")
+        first = fake.send_photo(group, member, world.protected)
+        await fake.wait_acknowledged()
+        await fake.wait_for(lambda: bool(fake.calls("sendMessage")[1:]))
+        second = fake.send_photo(group, member, world.protected)
+        await fake.wait_acknowledged()
+        await fake.wait_for(lambda: len(fake.sent_to(log_channel)) == 2)
+
+    assert fake.is_deleted(first) and fake.is_deleted(second)
+    # Each entry was tried once, refused with 403, and not retried forever.
+    assert len(fake.sent_to(log_channel)) == 2
+    assert len(world.sightings()) == 2
