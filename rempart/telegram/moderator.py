@@ -174,7 +174,13 @@ class Moderator:
         if action is None:
             log.info("item decided before; not acting twice", extra={"update_id": post.update_id})
             return None
-        outcome = await self.carry_out(action)
+        try:
+            outcome = await self.carry_out(action)
+        except TelegramError as exc:  # flood control or network beyond the retries
+            log.warning(
+                "action postponed", extra={"update_id": post.update_id, "error": _name(exc)}
+            )
+            return None
         log.info("media matched", extra={"update_id": post.update_id, "outcome": outcome})
         return outcome
 
@@ -259,9 +265,10 @@ class Moderator:
             return "warned"
         return "banned"
 
-    async def resume(self) -> int:
-        """Carry out the actions a stopped bot decided but did not finish; returns how many."""
-        unfinished = await asyncio.to_thread(self.store.unfinished_actions)
+    async def resume(self, older_than: float = 0.0) -> int:
+        """Carry out the actions decided ``older_than`` seconds ago or more but not finished (a
+        stopped bot, or Telegram unreachable beyond the retries); returns how many."""
+        unfinished = await asyncio.to_thread(self.store.unfinished_actions, older_than)
         for action in unfinished:
             try:
                 await self.carry_out(action)

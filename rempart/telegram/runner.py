@@ -44,6 +44,9 @@ ALLOWED_UPDATES = [
     "my_chat_member",
 ]
 COUNTER_FLUSH_SECONDS = 5.0
+# Every RESUME_EVERY rounds, actions left unfinished for RESUME_AFTER_SECONDS are retried.
+RESUME_EVERY = 12
+RESUME_AFTER_SECONDS = 120.0
 # How long a stopping bot keeps recording the sightings it owes before leaving them queued.
 FINAL_DRAIN_SECONDS = 10.0
 # After a failed getUpdates (network, Telegram 5xx), wait this long before asking again.
@@ -98,7 +101,7 @@ class ModerationBot:
             background = [
                 asyncio.create_task(self.poster.run(stop), name="rempart-outbox"),
                 asyncio.create_task(self.recorder.run(stop), name="rempart-sightings"),
-                asyncio.create_task(self._flush_counters(stop), name="rempart-counters"),
+                asyncio.create_task(self._maintain(stop), name="rempart-maintenance"),
             ]
             try:
                 if self.settings.telegram_webhook_url:
@@ -204,12 +207,18 @@ class ModerationBot:
         server.should_exit = True
         await serving
 
-    async def _flush_counters(self, stop: asyncio.Event) -> None:
+    async def _maintain(self, stop: asyncio.Event) -> None:
+        """Flush the counters; now and then, finish actions that Telegram kept us from
+        finishing (flood control or network beyond the retries)."""
+        rounds = 0
         while not await _sleep_unless(stop, COUNTER_FLUSH_SECONDS):
+            rounds += 1
             try:
                 await self.moderator.flush_counters()
-            except Exception:  # counters only; the next flush retries
-                log.exception("counter flush failed")
+                if rounds % RESUME_EVERY == 0:
+                    await self.moderator.resume(older_than=RESUME_AFTER_SECONDS)
+            except Exception:  # the next round retries
+                log.exception("maintenance round failed")
 
 
 class _WebhookServer(uvicorn.Server):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TypeVar
 
 from sqlalchemy import func, select, update
@@ -308,12 +308,13 @@ class BotStore:
         # finds its row and stops) or created the same strike row first (then it counts on).
         return self._retrying(decide)
 
-    def unfinished_actions(self) -> list[ActionView]:
-        """Actions decided but not carried out (the bot stopped in between)."""
+    def unfinished_actions(self, older_than: float = 0.0) -> list[ActionView]:
+        """Actions decided at least ``older_than`` seconds ago but not carried out."""
+        cutoff = utcnow() - timedelta(seconds=older_than)
         with self.db.reading() as session:
             rows = session.scalars(
                 select(TelegramAction)
-                .where(TelegramAction.stage == "new")
+                .where(TelegramAction.stage == "new", TelegramAction.created_at <= cutoff)
                 .order_by(TelegramAction.id)
             )
             return [_view(row) for row in rows]
