@@ -15,6 +15,7 @@ from rempart.isolation import Isolated
 from rempart.media import MediaLimits, VideoLimits, sniff_video_format
 from rempart.signals import Signal, compute_image_signals, compute_video_signals
 from rempart.signals.compute import VideoSignals
+from rempart.signals.regions import QueryImage, RegionalSignature
 
 VIDEO_CONTAINERS = frozenset({"mp4", "mov", "3gp", "matroska", "webm", "avi"})
 ANIMATION_CONTAINERS = frozenset({"gif", "webp"})
@@ -30,6 +31,17 @@ class Fingerprint:
     width: int
     height: int
     signals: list[Signal]
+    # Query-side regions of a photo (derivative matching), with the pixels they re-hash.
+    query_regions: QueryImage | None = None
+
+    def queries(self) -> list[Signal | QueryImage]:
+        """What to match, one per signal: the query regions stand in for their signature."""
+        return [
+            self.query_regions
+            if self.query_regions is not None and isinstance(signal, RegionalSignature)
+            else signal
+            for signal in self.signals
+        ]
 
 
 class Fingerprinter:
@@ -54,13 +66,17 @@ class Fingerprinter:
         if container in VIDEO_CONTAINERS:
             video = self._video(data)
             return Fingerprint("video", video.format, video.width, video.height, video.signals())
-        image = compute_image_signals(data, self.image_limits, regions=self.regions)
+        image = compute_image_signals(data, self.image_limits, query_regions=self.regions)
         signals = image.signals()
+        if image.query_regions is not None:
+            signals.append(image.query_regions.signature)
         kind = "image"
         if container in ANIMATION_CONTAINERS and image.frame_count > 1:
             signals.append(self._video(data).vpdq)
             kind = "animation"
-        return Fingerprint(kind, image.format, image.width, image.height, signals)
+        return Fingerprint(
+            kind, image.format, image.width, image.height, signals, image.query_regions
+        )
 
     def _video(self, data: bytes) -> VideoSignals:
         # The child gets its own deadline plus a margin for process start and hand-over.

@@ -34,6 +34,7 @@ from rempart.matching.engine import BankMatch, MatchEngine, default_kinds
 from rempart.orgs import Principal, authenticate, create_key, create_org
 from rempart.security import hash_secret, read_token, sign_token
 from rempart.signals import Signal, signal_type_of
+from rempart.signals.regions import MAX_REFERENCE_REGIONS, QueryImage, RegionalSignature
 from rempart.store import Database, is_current, upgrade
 from rempart.store.changes import prune_changes
 from rempart.store.models import (
@@ -245,14 +246,22 @@ class Service:
         return bank
 
     def _check_matchable(self, signals: Sequence[Signal]) -> None:
+        """Refuse, before storing, what the match engine could not index."""
         for signal in signals:
-            kind = type(signal).__name__
-            if not self.engine.accepts(signal_type_of(signal)):
+            kind = signal_type_of(signal)
+            if not self.engine.accepts(kind):
                 raise InvalidRequest(f"signals of type {kind} are not supported by this service")
+            if isinstance(signal, RegionalSignature) and len(signal) > MAX_REFERENCE_REGIONS:
+                raise InvalidRequest(
+                    f"a stored regional signature has at most {MAX_REFERENCE_REGIONS} regions"
+                    f" (this one has {len(signal)}): post what `rempart hash --regions` writes"
+                )
 
     # -- matching (platform side) ----------------------------------------------------------
 
-    def match(self, principal: Principal, signals: Sequence[Signal]) -> list[list[MatchResult]]:
+    def match(
+        self, principal: Principal, signals: Sequence[Signal | QueryImage]
+    ) -> list[list[MatchResult]]:
         """For each query signal, its bank matches (with sighting tokens)."""
         now = time.time()
         return [
@@ -268,7 +277,7 @@ class Service:
         """Hash uploaded bytes in memory (never stored, never logged), then match every signal."""
         media = self.fingerprint(data)
         del data
-        return MediaMatch(media, self.match(principal, media.signals))
+        return MediaMatch(media, self.match(principal, media.queries()))
 
     def _result(self, match: BankMatch, principal: Principal, now: float) -> MatchResult:
         payload = {
@@ -377,6 +386,7 @@ class Service:
     def import_bank(
         self, principal: Principal, document: Any, name: str | None = None
     ) -> tuple[Bank, bank_ops.AddResult]:
+        self._check_matchable(bank_ops.verify_bank_file(document)[1])
         with self.db.transaction() as session:
             bank, result = bank_ops.import_bank(session, principal, document, name)
         self._changed()

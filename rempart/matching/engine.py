@@ -23,9 +23,18 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from rempart.index import HammingIndex, new_index
-from rempart.matching.kinds import Candidate, ExactKind, PdqKind, SignalKind, VpdqKind
+from rempart.matching.kinds import (
+    Candidate,
+    ExactKind,
+    PdqKind,
+    RegionsKind,
+    SignalKind,
+    VpdqKind,
+)
+from rempart.matching.regions import RegionMatcher
 from rempart.matching.video import VideoMatcher
 from rempart.signals import MATCH_THRESHOLD, Signal, signal_type_of
+from rempart.signals.regions import QueryImage
 
 MATCH_STRENGTH = {"exact": 0, "near": 1, "video": 1, "clip": 2, "derivative": 2}
 
@@ -75,6 +84,7 @@ def default_kinds(index_factory: Callable[[], HammingIndex]) -> dict[str, Signal
         "md5": ExactKind(),
         "sha256": ExactKind(),
         "vpdq": VpdqKind(VideoMatcher(index_factory=index_factory)),
+        "regions": RegionsKind(RegionMatcher(index_factory())),
     }
 
 
@@ -140,9 +150,12 @@ class MatchEngine:
                 self._kinds[kind].remove(ids)
         return sum(len(ids) for ids in by_type.values())
 
-    def match(self, query: Signal, org_id: int | None) -> list[BankMatch]:
-        """Every bank match of one query signal for the querying organisation (see module doc)."""
-        kind = signal_type_of(query)
+    def match(self, query: Signal | QueryImage, org_id: int | None) -> list[BankMatch]:
+        """Every bank match of one query for the querying organisation (see module doc).
+
+        ``query`` is a signal, or the query regions computed from an image's pixels.
+        """
+        kind = "regions" if isinstance(query, QueryImage) else signal_type_of(query)
         structure = self._kinds.get(kind)
         if structure is None:
             return []

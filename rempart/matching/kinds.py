@@ -13,8 +13,10 @@ from typing import Any, Protocol
 import numpy as np
 
 from rempart.index import HammingIndex
+from rempart.matching.regions import RegionMatcher
 from rempart.matching.video import VideoMatch, VideoMatcher
 from rempart.signals import MAX_THRESHOLD, QUALITY_FLOOR, ExactHash, PdqHash, Signal
+from rempart.signals.regions import QueryImage, RegionalSignature
 from rempart.signals.video import VideoSignature
 
 
@@ -39,7 +41,7 @@ class SignalKind(Protocol):
 
     def remove(self, signal_ids: list[int]) -> None: ...
 
-    def candidates(self, query: Signal, radius: int) -> list[Candidate]: ...
+    def candidates(self, query: Signal | QueryImage, radius: int) -> list[Candidate]: ...
 
     def __len__(self) -> int: ...
 
@@ -69,7 +71,7 @@ class ExactKind:
                 if not holders:
                     del self._ids[digest]
 
-    def candidates(self, query: Signal, radius: int) -> list[Candidate]:
+    def candidates(self, query: Signal | QueryImage, radius: int) -> list[Candidate]:
         assert isinstance(query, ExactHash)
         return [Candidate(sid, 0, "exact") for sid in sorted(self._ids.get(query.value, ()))]
 
@@ -99,7 +101,7 @@ class PdqKind:
         if signal_ids:
             self._index.remove(np.asarray(signal_ids, dtype=np.int64))
 
-    def candidates(self, query: Signal, radius: int) -> list[Candidate]:
+    def candidates(self, query: Signal | QueryImage, radius: int) -> list[Candidate]:
         assert isinstance(query, PdqHash)
         if query.quality < QUALITY_FLOOR:
             return []
@@ -129,7 +131,7 @@ class VpdqKind:
         for signal_id in signal_ids:
             self._matcher.remove(signal_id)
 
-    def candidates(self, query: Signal, radius: int) -> list[Candidate]:
+    def candidates(self, query: Signal | QueryImage, radius: int) -> list[Candidate]:
         assert isinstance(query, VideoSignature)
         return [
             Candidate(m.ref_id, m.distance, m.match_type, details=_video_details(m))
@@ -141,3 +143,40 @@ def _video_details(match: VideoMatch) -> dict[str, Any]:
     details = match.to_json()
     del details["ref_id"], details["match_type"], details["distance"]
     return details
+
+
+class RegionsKind:
+    """Regional signatures in a ``RegionMatcher``: derivatives by geometric agreement.
+
+    A query is a signature as received, or a ``QueryImage`` computed from pixels (which lets
+    the matcher re-hash where a first match predicts). ``review`` tier evidence is marked
+    ``review_only`` whatever the bank's action; bank PDQ thresholds do not apply.
+    """
+
+    def __init__(self, matcher: RegionMatcher | None = None) -> None:
+        self._matcher = matcher or RegionMatcher()
+
+    def __len__(self) -> int:
+        return len(self._matcher)
+
+    def add(self, entries: list[tuple[int, Signal]]) -> None:
+        self._matcher.add_many(
+            (sid, signal) for sid, signal in entries if isinstance(signal, RegionalSignature)
+        )
+
+    def remove(self, signal_ids: list[int]) -> None:
+        for signal_id in signal_ids:
+            self._matcher.remove(signal_id)
+
+    def candidates(self, query: Signal | QueryImage, radius: int) -> list[Candidate]:
+        assert isinstance(query, RegionalSignature | QueryImage)
+        return [
+            Candidate(
+                m.ref_id,
+                m.distance,
+                "derivative",
+                review_only=m.tier == "review",
+                details={"regions_agreeing": m.regions_agreeing, "tier": m.tier, "score": m.score},
+            )
+            for m in self._matcher.match(query)
+        ]

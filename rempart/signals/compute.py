@@ -16,7 +16,12 @@ from rempart.media import (
 )
 from rempart.signals.exact import ExactHash, md5_of, sha256_of
 from rempart.signals.pdq import PdqHash, pdq_dihedral, pdq_hash
-from rempart.signals.regions import RegionalSignature, compute_regional_signature
+from rempart.signals.regions import (
+    QueryImage,
+    RegionalSignature,
+    compute_query_regions,
+    compute_regional_signature,
+)
 from rempart.signals.registry import Signal
 from rempart.signals.video import DEFAULT_FRAME_INTERVAL_S, VideoSignature, vpdq_signature
 
@@ -45,6 +50,9 @@ class ImageSignals:
     dihedral: dict[str, PdqHash] | None = None
     regions: RegionalSignature | None = None
     frame_count: int = 1
+    # The query side of derivative matching: many more regions, and the pixels to re-hash where
+    # a first match predicts (never stored; see rempart.matching.regions).
+    query_regions: QueryImage | None = None
 
     def signals(self) -> list[Signal]:
         """The signals a case or a bank stores for this image."""
@@ -63,10 +71,12 @@ def compute_image_signals(
     *,
     dihedral: bool = False,
     regions: bool = False,
+    query_regions: bool = False,
 ) -> ImageSignals:
     """Decode ``data`` in memory and fingerprint it; raises ``MediaError`` on bad input.
 
-    ``regions`` adds the regional signature of the upright image (about 30-40 ms more).
+    ``regions`` adds the regional signature of the upright image (about 30-40 ms more);
+    ``query_regions`` the query-side regions, for checking this image against references.
     """
     image = decode_image_bytes(data, limits)
     if dihedral:
@@ -88,6 +98,7 @@ def compute_image_signals(
         dihedral=variants,
         regions=compute_regional_signature(image.rgb) if regions else None,
         frame_count=image.frame_count,
+        query_regions=compute_query_regions(image.rgb) if query_regions else None,
     )
 
 

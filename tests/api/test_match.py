@@ -141,7 +141,7 @@ def test_match_file_hashes_in_memory(api: Api, protected: str, photos: list[Path
     assert multipart.status_code == 200, multipart.text
     body = multipart.json()
     assert body["media"] == {"width": 300, "height": 200, "format": "JPEG", "kind": "image"}
-    assert [s["type"] for s in body["signals"]] == ["pdq", "md5", "sha256"]
+    assert [s["type"] for s in body["signals"]] == ["pdq", "md5", "sha256", "regions"]
     assert body["results"][0]["matches"][0]["match_type"] == "near"
     assert body["results"][2]["matches"] == []  # re-encoded: no exact match
     exact = raw.json()["results"][2]["matches"]
