@@ -58,8 +58,10 @@ class World:
 
 
 def protect(service: Service, data: bytes) -> tuple[str, str]:
-    """A victim's case for ``data`` (signals computed as her device would)."""
-    return service.create_case(compute_image_signals(data).signals())
+    """A victim's case for ``data``: the signals her device computes, with the regional
+    signature where the service matches regions."""
+    regions = service.engine.accepts("regions")
+    return service.create_case(compute_image_signals(data, regions=regions).signals())
 
 
 @pytest.fixture
