@@ -14,31 +14,66 @@ const SINES = Uint32Array.from({ length: 64 }, (_, i) =>
  * @returns {string}
  */
 export function md5Hex(input) {
-  const bytes = toBytes(input);
-  const state = new Uint32Array([0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476]);
-  const block = new Uint32Array(16);
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const whole = bytes.byteLength - (bytes.byteLength % 64);
-  for (let offset = 0; offset < whole; offset += 64) {
-    for (let i = 0; i < 16; i++) block[i] = view.getUint32(offset + i * 4, true);
-    compress(state, block);
+  return new Md5().update(input).hex();
+}
+
+/**
+ * Incremental MD5, for files read in chunks (a video is never held whole): `update` any number of
+ * times, then `hex` once.
+ */
+export class Md5 {
+  constructor() {
+    this.state = new Uint32Array([0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476]);
+    this.block = new Uint32Array(16);
+    this.pending = new Uint8Array(64);
+    this.pendingLength = 0;
+    this.length = 0;
   }
-  // Padding: 0x80, zeros to 56 mod 64, then the message length in bits, little-endian 64-bit.
-  const tail = new Uint8Array(bytes.byteLength - whole < 56 ? 64 : 128);
-  tail.set(bytes.subarray(whole));
-  tail[bytes.byteLength - whole] = 0x80;
-  const tailView = new DataView(tail.buffer);
-  const bitLength = bytes.byteLength * 8;
-  tailView.setUint32(tail.length - 8, bitLength >>> 0, true);
-  tailView.setUint32(tail.length - 4, Math.floor(bitLength / 2 ** 32), true);
-  for (let offset = 0; offset < tail.length; offset += 64) {
-    for (let i = 0; i < 16; i++) block[i] = tailView.getUint32(offset + i * 4, true);
-    compress(state, block);
+
+  /** Add bytes; returns this. */
+  update(input) {
+    let bytes = toBytes(input);
+    this.length += bytes.byteLength;
+    if (this.pendingLength > 0) {
+      const taken = Math.min(64 - this.pendingLength, bytes.byteLength);
+      this.pending.set(bytes.subarray(0, taken), this.pendingLength);
+      this.pendingLength += taken;
+      bytes = bytes.subarray(taken);
+      if (this.pendingLength < 64) return this;
+      this.compressBlocks(this.pending);
+      this.pendingLength = 0;
+    }
+    const whole = bytes.byteLength - (bytes.byteLength % 64);
+    this.compressBlocks(bytes.subarray(0, whole));
+    this.pending.set(bytes.subarray(whole));
+    this.pendingLength = bytes.byteLength - whole;
+    return this;
   }
-  let hex = "";
-  const out = new DataView(state.buffer);
-  for (let i = 0; i < 16; i++) hex += out.getUint8(i).toString(16).padStart(2, "0");
-  return hex;
+
+  /** The digest of everything added, as 32 lowercase hex digits. */
+  hex() {
+    // Padding: 0x80, zeros to 56 mod 64, then the message length in bits, little-endian 64-bit.
+    const tail = new Uint8Array(this.pendingLength < 56 ? 64 : 128);
+    tail.set(this.pending.subarray(0, this.pendingLength));
+    tail[this.pendingLength] = 0x80;
+    const tailView = new DataView(tail.buffer);
+    const bitLength = this.length * 8;
+    tailView.setUint32(tail.length - 8, bitLength >>> 0, true);
+    tailView.setUint32(tail.length - 4, Math.floor(bitLength / 2 ** 32), true);
+    this.compressBlocks(tail);
+    let hex = "";
+    const out = new DataView(this.state.buffer);
+    for (let i = 0; i < 16; i++) hex += out.getUint8(i).toString(16).padStart(2, "0");
+    return hex;
+  }
+
+  compressBlocks(bytes) {
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    for (let offset = 0; offset < bytes.byteLength; offset += 64) {
+      for (let i = 0; i < 16; i++) this.block[i] = view.getUint32(offset + i * 4, true);
+      compress(this.state, this.block);
+    }
+  }
 }
 
 function toBytes(input) {

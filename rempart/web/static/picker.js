@@ -110,6 +110,10 @@ export class PhotoPicker {
   }
 
   hashed(answer) {
+    if (answer.progress !== undefined) {
+      this.progressed(answer);
+      return;
+    }
     this.busyId = null;
     const item = this.items.find((candidate) => candidate.id === answer.id);
     if (!item) {
@@ -123,10 +127,29 @@ export class PhotoPicker {
       item.state = "done";
       item.signals = answer.signals;
       item.facts = answer.facts;
+      if (answer.facts.thumbnail) this.showThumbnail(item, answer.facts.thumbnail);
     }
     this.renderState(item);
     this.hashNext();
     this.update();
+  }
+
+  // A long file (a video) reports how far its fingerprinting has gone.
+  progressed(answer) {
+    const item = this.items.find((candidate) => candidate.id === answer.id);
+    if (!item || item.state !== "hashing") return;
+    item.progress = answer.progress;
+    this.renderState(item);
+    this.update();
+  }
+
+  // A video cannot be previewed as an image: the worker made a small picture of its first frame.
+  showThumbnail(item, blob) {
+    URL.revokeObjectURL(item.thumbnail);
+    item.thumbnail = URL.createObjectURL(blob);
+    const image = item.element.querySelector("img");
+    image.classList.remove("broken");
+    image.src = item.thumbnail;
   }
 
   remove(item) {
@@ -167,7 +190,9 @@ export class PhotoPicker {
     item.element.dataset.state = item.state;
     if (item.state === "done") state.textContent = t("js.hashed", { count: item.signals.length });
     else if (item.state === "error") state.textContent = t("js.not_hashed", { reason: item.error });
-    else state.textContent = t("js.hashing");
+    else if (item.state === "hashing" && item.progress !== undefined) {
+      state.textContent = t("js.hashing_progress", { percent: Math.floor(item.progress * 100) });
+    } else state.textContent = t("js.hashing");
   }
 
   update() {
@@ -176,7 +201,8 @@ export class PhotoPicker {
     const { done, busy } = this.ready();
     this.progressBox.hidden = total === 0;
     this.progress.max = Math.max(total, 1);
-    this.progress.value = finished;
+    const current = this.items.find((item) => item.state === "hashing");
+    this.progress.value = finished + (current?.progress ?? 0);
     if (total === 0) this.status.textContent = "";
     else if (busy) this.status.textContent = t("js.progress", { done: finished, total });
     else this.status.textContent = t("js.progress_done", { done, total });
