@@ -365,6 +365,36 @@ def test_what_the_browser_cannot_read_is_sent_to_the_command_line(
     assert "command line" in long.browser["error"]["message"]
 
 
+def test_damaged_files_give_a_record_or_a_typed_error(
+    video_page: Page, web_server: WebServer, made: dict[str, Path]
+) -> None:
+    """Flipped bits, overwritten runs and cuts in each container: the browser answers with a
+    signature or one of the Python error types, never another exception, never a hang."""
+    folder = web_server.generated / "video-damaged"
+    folder.mkdir()
+    rng = np.random.default_rng(11)
+    damaged = []
+    for source in (made["slides"], made["slides-vp9"], made["fragmented"]):
+        data = source.read_bytes()
+        for number in range(12):
+            copy = bytearray(data)
+            if number % 3 == 0:  # bits flipped where the headers and the index lie
+                for at in rng.integers(0, min(len(copy), 4096), 4):
+                    copy[at] ^= 1 << int(rng.integers(0, 8))
+            elif number % 3 == 1:  # a run of random bytes anywhere
+                at = int(rng.integers(0, len(copy) - 64))
+                copy[at : at + 64] = rng.integers(0, 256, 64, dtype=np.uint8).tobytes()
+            else:  # cut short
+                copy = copy[: int(rng.integers(1, len(copy)))]
+            path = folder / f"{number}-{source.name}"
+            path.write_bytes(bytes(copy))
+            damaged.append(web_server.generated_url(path))
+    records = video_page.evaluate("urls => window.videoHarness.hashVideos(urls)", damaged)
+    kinds = Counter(r["error"]["type"] if "error" in r else "signature" for r in records)
+    print(f"\ndamaged videos: {dict(kinds)}")
+    assert set(kinds) <= {"signature", "UnsupportedFormat", "CorruptMedia", "TooLarge", "TooSmall"}
+
+
 def test_protect_page_hashes_a_video_and_sends_only_hashes(
     browser: Browser, web_server: WebServer, made: dict[str, Path], photos: list[Path]
 ) -> None:

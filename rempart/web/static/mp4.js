@@ -55,8 +55,9 @@ export async function readMp4(source, limits) {
   const trex = child(movie, "mvex")?.children.filter((box) => box.type === "trex").map(readTrex) ?? [];
   for (const box of top.filter((b) => b.type === "moof")) {
     const fragment = parseBoxes(await readBox(source, box), box.offset);
-    for (const sample of fragmentSamples(fragment, box.offset, track, trex)) samples.push(sample);
-    if (samples.length > limits.maxSamples) tooManySamples(limits);
+    for (const sample of fragmentSamples(fragment, box.offset, track, trex, limits.maxSamples - samples.length)) {
+      samples.push(sample);
+    }
   }
   if (samples.length === 0) throw new DemuxError("CorruptMedia", "the video track has no frames");
   for (const sample of samples) {
@@ -266,8 +267,7 @@ function tooManySamples(limits) {
 // Samples of the sample table (a non-fragmented file, or the part before the first fragment).
 function tableSamples(track, limits) {
   const { stbl } = track;
-  const sizes = sampleSizes(stbl);
-  if (sizes.length > limits.maxSamples) tooManySamples(limits);
+  const sizes = sampleSizes(stbl, limits);
   if (sizes.length === 0) return [];
   const count = sizes.length;
   const offsets = sampleOffsets(stbl, sizes);
@@ -297,13 +297,14 @@ function tableSamples(track, limits) {
   return samples;
 }
 
-function sampleSizes(stbl) {
+function sampleSizes(stbl, limits) {
   const stsz = child(stbl, "stsz");
   if (stsz) {
     const r = reader(stsz);
     r.skip(4);
     const fixed = r.u32();
     const count = r.u32();
+    if (count > limits.maxSamples) tooManySamples(limits);
     if (fixed) return new Array(count).fill(fixed);
     if (r.left < count * 4) throw new DemuxError("CorruptMedia", "the MP4 sample size table is cut short");
     return Array.from({ length: count }, () => r.u32());
@@ -314,6 +315,7 @@ function sampleSizes(stbl) {
   r.skip(7);
   const bits = r.u8();
   const count = r.u32();
+  if (count > limits.maxSamples) tooManySamples(limits);
   if (![4, 8, 16].includes(bits)) throw new DemuxError("CorruptMedia", "the MP4 compact size table is malformed");
   if (r.left < Math.ceil((count * bits) / 8)) throw new DemuxError("CorruptMedia", "the MP4 sample size table is cut short");
   const packed = r.rest();
@@ -382,7 +384,7 @@ function readTrex(box) {
 }
 
 // Samples of one movie fragment for the video track (ISO 14496-12 8.8: tfhd, tfdt, trun).
-function fragmentSamples(fragment, moofOffset, track, trexes) {
+function fragmentSamples(fragment, moofOffset, track, trexes, room) {
   const samples = [];
   const trex = trexes.find((t) => t.trackId === track.trackId) ?? { duration: 0, size: 0, flags: 0 };
   for (const traf of fragment.filter((box) => box.type === "traf")) {
@@ -407,6 +409,7 @@ function fragmentSamples(fragment, moofOffset, track, trexes) {
       const version = r.u8();
       const runFlags = (r.u8() << 16) | (r.u8() << 8) | r.u8();
       const count = r.u32();
+      if (samples.length + count > room) throw new DemuxError("TooLarge", "the video has too many frames");
       let at = runFlags & 0x1 ? base + r.i32() : next;
       const firstFlags = runFlags & 0x4 ? r.u32() : null;
       for (let i = 0; i < count; i++) {

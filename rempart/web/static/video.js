@@ -356,9 +356,15 @@ async function sampleFrames(source, movie, config, limit, onShare) {
       if (!byMicros.has(micros)) byMicros.set(micros, sample);
       // EncodedVideoChunk copies the bytes: the window may move on.
       const data = await source.read(sample.offset, sample.size);
-      decoder.decode(
-        new EncodedVideoChunk({ type: i === 0 || sample.key ? "key" : "delta", timestamp: micros, data }),
-      );
+      try {
+        decoder.decode(
+          new EncodedVideoChunk({ type: i === 0 || sample.key ? "key" : "delta", timestamp: micros, data }),
+        );
+      } catch (error) {
+        // A first frame that is not a key frame, or a decoder closed by an earlier error.
+        fail(decodeError(error));
+        break;
+      }
       while (!failure && (decoder.decodeQueueSize > DECODE_QUEUE || pending > HASH_QUEUE)) {
         await new Promise((resolve) => {
           wake = resolve;
