@@ -12,7 +12,7 @@ useful region anyway.
 from __future__ import annotations
 
 import os
-from functools import cache
+import threading
 
 import cv2
 import numpy as np
@@ -29,12 +29,19 @@ MIN_FACE_PIXELS = 24
 Box = tuple[float, float, float, float]
 
 
-@cache
+_local = threading.local()
+
+
 def _cascade() -> cv2.CascadeClassifier:
-    path = os.path.join(cv2.data.haarcascades, CASCADE_FILE)  # type: ignore[attr-defined]
-    cascade = cv2.CascadeClassifier(path)
-    if cascade.empty():  # pragma: no cover - a broken OpenCV install, not a runtime condition
-        raise RuntimeError(f"OpenCV face cascade missing at {path}")
+    """This thread's cascade: a CascadeClassifier must not run in two threads at once (the
+    service hashes uploads in a thread pool; a shared one raised cv2.error under load)."""
+    cascade: cv2.CascadeClassifier | None = getattr(_local, "cascade", None)
+    if cascade is None:
+        path = os.path.join(cv2.data.haarcascades, CASCADE_FILE)  # type: ignore[attr-defined]
+        cascade = cv2.CascadeClassifier(path)
+        if cascade.empty():  # pragma: no cover - a broken OpenCV install, not a runtime condition
+            raise RuntimeError(f"OpenCV face cascade missing at {path}")
+        _local.cascade = cascade
     return cascade
 
 
