@@ -32,6 +32,9 @@ class Settings(BaseSettings):
     max_pixels: int = 100_000_000
     # Wall-clock seconds one uploaded video may take to decode (in a child process).
     video_decode_seconds: float = 60.0
+    # Child processes that hash photos (0: in the calling process). `rempart bot` defaults to
+    # one per core; the service's uvicorn workers are processes already.
+    hash_workers: int = 0
 
     # The bank that holds victims' cases (created at start, shared with every platform).
     cases_bank: str = "cases"

@@ -9,12 +9,16 @@ The bytes are never stored: callers drop them as soon as this returns.
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 
-from rempart.isolation import Isolated
+from rempart.errors import MediaError
+from rempart.isolation import FORKSERVER, Isolated
 from rempart.media import MediaLimits, VideoLimits, sniff_video_format
 from rempart.signals import Signal, compute_image_signals, compute_video_signals
-from rempart.signals.compute import VideoSignals
+from rempart.signals.compute import ImageSignals, VideoSignals
 from rempart.signals.regions import QueryImage, RegionalSignature
 
 VIDEO_CONTAINERS = frozenset({"mp4", "mov", "3gp", "matroska", "webm", "avi"})
@@ -45,7 +49,12 @@ class Fingerprint:
 
 
 class Fingerprinter:
-    """Hashes bytes; at most ``video_concurrency`` videos decode at once per process."""
+    """Hashes bytes; at most ``video_concurrency`` videos decode at once per process.
+
+    With ``image_workers`` > 0, photos are hashed in that many child processes: PDQ holds the
+    GIL, so a single process (the Telegram bot) would otherwise use one core however many
+    threads it runs. The service's uvicorn workers are processes already and hash in-process.
+    """
 
     def __init__(
         self,
@@ -54,11 +63,21 @@ class Fingerprinter:
         *,
         regions: bool = False,
         video_concurrency: int = 2,
+        image_workers: int = 0,
     ) -> None:
         self.image_limits = image_limits
         self.video_limits = video_limits
         self.regions = regions
         self._isolated = Isolated(video_concurrency)
+        self._workers = image_workers
+        self._pool: ProcessPoolExecutor | None = None
+        self._pool_lock = threading.Lock()
+
+    def close(self) -> None:
+        with self._pool_lock:
+            if self._pool is not None:
+                self._pool.shutdown(cancel_futures=True)
+                self._pool = None
 
     def fingerprint(self, data: bytes) -> Fingerprint:
         """Raises a ``MediaError`` subclass for anything that is not usable media."""
@@ -66,7 +85,7 @@ class Fingerprinter:
         if container in VIDEO_CONTAINERS:
             video = self._video(data)
             return Fingerprint("video", video.format, video.width, video.height, video.signals())
-        image = compute_image_signals(data, self.image_limits, query_regions=self.regions)
+        image = self._image(data)
         signals = image.signals()
         if image.query_regions is not None:
             signals.append(image.query_regions.signature)
@@ -77,6 +96,23 @@ class Fingerprinter:
         return Fingerprint(
             kind, image.format, image.width, image.height, signals, image.query_regions
         )
+
+    def _image(self, data: bytes) -> ImageSignals:
+        if not self._workers:
+            return compute_image_signals(data, self.image_limits, query_regions=self.regions)
+        with self._pool_lock:
+            if self._pool is None:
+                self._pool = ProcessPoolExecutor(self._workers, mp_context=FORKSERVER)
+            pool = self._pool
+        try:
+            return pool.submit(
+                compute_image_signals, data, self.image_limits, query_regions=self.regions
+            ).result()
+        except BrokenProcessPool as exc:
+            with self._pool_lock:
+                if self._pool is pool:
+                    self._pool = None
+            raise MediaError("the decoder process died on this file") from exc
 
     def _video(self, data: bytes) -> VideoSignals:
         # The child gets its own deadline plus a margin for process start and hand-over.

@@ -19,8 +19,9 @@ from rempart.errors import MediaError, TooLarge
 
 T = TypeVar("T")
 
-_context = multiprocessing.get_context("forkserver")
-_context.set_forkserver_preload(["rempart.signals"])
+FORKSERVER = multiprocessing.get_context("forkserver")
+FORKSERVER.set_forkserver_preload(["rempart.signals"])
+_context = FORKSERVER
 
 
 class Isolated:

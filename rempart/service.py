@@ -100,7 +100,10 @@ class Service:
         self.sync = ChangeSync(self.db, self.engine, settings.sync_interval)
         self.webhooks = WebhookDeliverer(self.db, settings, http_client)
         self.fingerprinter = Fingerprinter(
-            settings.media_limits, settings.video_limits, regions=self.engine.accepts("regions")
+            settings.media_limits,
+            settings.video_limits,
+            regions=self.engine.accepts("regions"),
+            image_workers=settings.hash_workers,
         )
         self._token_key = b""
         self._keys = _KeyCache()
@@ -124,6 +127,7 @@ class Service:
     def stop(self) -> None:
         self.sync.stop()
         self.webhooks.stop()
+        self.fingerprinter.close()
         self.db.dispose()
 
     def _ensure_defaults(self) -> None:

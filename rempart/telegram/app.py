@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 
 from telegram.error import InvalidToken
 
@@ -42,6 +43,9 @@ def backend_from_settings(settings: Settings) -> tuple[MatchBackend, Database]:
         elif not is_current(database.engine, settings):
             raise RempartError("the database schema is not current: run `rempart db upgrade`")
         return RemoteBackend(settings.api_url, settings.api_key.get_secret_value()), database
+    if "hash_workers" not in settings.model_fields_set:
+        # One process holds every update: hash photos on every core (docs/telegram.md).
+        settings = settings.model_copy(update={"hash_workers": os.cpu_count() or 1})
     service = Service(settings)
     return DirectBackend(service), service.db
 
