@@ -319,6 +319,7 @@ def evaluate_fold(
     bank_paths: list[Path],
     donor_paths: list[Path],
     seed: int,
+    variants: tuple[str, ...],
     distances: Distances,
     timings: dict[str, list[float]],
     sizes: list[int],
@@ -350,7 +351,7 @@ def evaluate_fold(
     outcomes = []
     for number, image in enumerate(images):
         donor = donors[int(rng.integers(len(donors)))]
-        for variant in VARIANTS:
+        for variant in variants:
             data = make_variant(variant, image, donor, number)
             if data is None:
                 continue
@@ -570,9 +571,11 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=5)
     parser.add_argument("--bench-refs", type=int, default=100_000)
     parser.add_argument("--folds", default="AB", help="which folds to run (A, B or AB)")
+    parser.add_argument("--variants", default="", help="comma-separated subset (default: all)")
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
     args = parser.parse_args()
     cv2.setNumThreads(1)
+    variants = tuple(args.variants.split(",")) if args.variants else VARIANTS
     photos = sorted(p for p in args.folder.iterdir() if p.suffix.lower() in (".jpg", ".png"))
     order = np.random.default_rng(args.seed).permutation(len(photos))
     folds = {"A": [photos[i] for i in order[::2]], "B": [photos[i] for i in order[1::2]]}
@@ -591,6 +594,7 @@ def main() -> None:
             folds[name],
             folds[other],
             args.seed,
+            variants,
             distances,
             timings,
             sizes,

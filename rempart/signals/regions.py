@@ -74,8 +74,10 @@ BAND_MAX_ZOOM = 1.6
 # of them moves exactly as the image does under any crop, scale or squash. A pair box must span
 # at least 15% of the image each way, with sides within 3:1.
 REFERENCE_ANCHORS = 10
-QUERY_ANCHORS = 16
-MAX_REFERENCE_PAIRS = 8
+QUERY_ANCHORS = 24
+MAX_REFERENCE_PAIRS = 12
+# A reference prefers anchors at least this far from every edge: crops take the edges away.
+ANCHOR_EDGE_MARGIN = 0.12
 ANCHOR_BLUR = 0.006
 ANCHOR_SPACING = 0.06
 ANCHOR_QUALITY = 0.02
@@ -353,10 +355,11 @@ def compute_regional_signature(rgb: NDArray[np.uint8]) -> RegionalSignature:
     square = _centred_square(canvas.width, canvas.height)
     if square is not None:
         boxes += [square, *grid(3, square)[:6], *grid(4, square)[:4]]
-    anchors = _anchors(canvas.grey, REFERENCE_ANCHORS)
+    boxes += _upper_band()
+    anchors = _away_from_edges(_anchors(canvas.grey, 2 * REFERENCE_ANCHORS))[:REFERENCE_ANCHORS]
     pairs = canvas.regions(_pair_boxes(anchors), limit=MAX_REFERENCE_PAIRS)
     boxes += [p.region.box for p in pairs]
-    boxes += _upper_band() + grid(4)[4:]
+    boxes += grid(4)[4:]
     kept = [probe.region for probe in canvas.regions(boxes)]
     return RegionalSignature(tuple(kept[:MAX_REFERENCE_REGIONS]))
 
@@ -409,6 +412,15 @@ def _anchors(grey: NDArray[np.uint8], count: int) -> list[tuple[float, float]]:
     criteria = (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, 20, 0.03)
     refined = cv2.cornerSubPix(blurred, found.astype(np.float32), (5, 5), (-1, -1), criteria)
     return [(float(x) / width, float(y) / height) for x, y in refined.reshape(-1, 2).tolist()]
+
+
+def _away_from_edges(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    """``points`` with those :data:`ANCHOR_EDGE_MARGIN` from every edge first (order kept)."""
+
+    def near_edge(point: tuple[float, float]) -> bool:
+        return min(*point, 1.0 - point[0], 1.0 - point[1]) < ANCHOR_EDGE_MARGIN
+
+    return sorted(points, key=near_edge)
 
 
 def _pair_boxes(points: Sequence[tuple[float, float]]) -> list[Box]:

@@ -80,8 +80,11 @@ def test_boxes_are_normalised_so_a_resized_copy_has_the_same_layout(
         if near:
             pairs.append((region, near[0]))
     # The fixed layout (whole image, grids, square) is found again at the same normalised boxes;
-    # anchor-pair boxes may move by a pixel of the smaller image.
-    assert len(pairs) >= 0.75 * len(plain_signature)
+    # anchor-pair boxes (up to 12) may move by a pixel of the smaller image.
+    found = [a.box for a, _ in pairs]
+    for box in [(0.0, 0.0, 1.0, 1.0), *grid(3)]:
+        assert any(np.allclose(box, other, atol=0.006) for other in found), box
+    assert len(pairs) >= 0.6 * len(plain_signature)
     close = [a for a, b in pairs if a.hash.distance(b.hash) <= 31]
     assert len(close) >= 0.9 * len(pairs)
 
