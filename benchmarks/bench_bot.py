@@ -46,6 +46,7 @@ from rempart.service import Service  # noqa: E402
 from rempart.signals import PdqHash, Signal, compute_image_signals  # noqa: E402
 from rempart.store.models import Organisation  # noqa: E402
 from rempart.telegram import DirectBackend, Endpoints, Hit, ModerationBot  # noqa: E402
+from rempart.telegram.app import with_bot_defaults  # noqa: E402
 from rempart.telegram.store import BotStore  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results" / "bot.md"
@@ -153,7 +154,7 @@ def measure(
     server.start()
     kind, root = parent.recv()
     assert kind == "ready"
-    service = Service(settings)
+    service = Service(with_bot_defaults(settings))
     if not regions:
         # For comparison: photos checked by whole-image signals only (no derivative matching).
         service.fingerprinter = Fingerprinter(

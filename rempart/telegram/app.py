@@ -43,11 +43,16 @@ def backend_from_settings(settings: Settings) -> tuple[MatchBackend, Database]:
         elif not is_current(database.engine, settings):
             raise RempartError("the database schema is not current: run `rempart db upgrade`")
         return RemoteBackend(settings.api_url, settings.api_key.get_secret_value()), database
-    if "hash_workers" not in settings.model_fields_set:
-        # One process holds every update: hash photos on every core (docs/telegram.md).
-        settings = settings.model_copy(update={"hash_workers": os.cpu_count() or 1})
-    service = Service(settings)
+    service = Service(with_bot_defaults(settings))
     return DirectBackend(service), service.db
+
+
+def with_bot_defaults(settings: Settings) -> Settings:
+    """The bot's defaults where the operator set nothing: photos hashed on every core (one
+    process holds every update, and PDQ holds the GIL)."""
+    if "hash_workers" in settings.model_fields_set:
+        return settings
+    return settings.model_copy(update={"hash_workers": os.cpu_count() or 1})
 
 
 def run_bot(settings: Settings) -> None:
