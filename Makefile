@@ -20,7 +20,12 @@ $(VENV)/.installed-dev: pyproject.toml setup.py rempart/index/_kernels.c | $(BIN
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $@ $(VENV)/.installed-run
 
-run: $(VENV)/.installed-run
+# Front-end files the pages serve themselves (OpenCV.js, rempart/web/vendor.py), pinned by the lock.
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
+
+run: $(VENV)/.installed-run node_modules/.installed
 	$(BIN)/rempart serve --host $(HOST) --port $(PORT)
 
 lint: $(VENV)/.installed-dev
@@ -30,8 +35,8 @@ lint: $(VENV)/.installed-dev
 typecheck: $(VENV)/.installed-dev
 	$(BIN)/mypy
 
-test: lint typecheck
+test: lint typecheck node_modules/.installed
 	$(BIN)/pytest
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache node_modules

@@ -19,6 +19,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
 from rempart.reports.i18n import languages, load_catalog, negotiate
+from rempart.web import vendor
 
 HERE = Path(__file__).resolve().parent
 STATIC = HERE / "static"
@@ -83,8 +84,10 @@ class _StaticFiles(StaticFiles):
 
 
 def install(app: FastAPI) -> None:
-    """Serve the pages at ``/``, ``/case`` and ``/admin`` and their files at ``/static``."""
+    """Serve the pages at ``/``, ``/case`` and ``/admin`` and their files at ``/static``
+    (third-party ones under ``/static/vendor``, see ``rempart.web.vendor``)."""
     app.include_router(router)
+    app.include_router(vendor.router)
     app.mount("/static", _StaticFiles(directory=STATIC), name="static")
 
 

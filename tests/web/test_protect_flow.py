@@ -44,7 +44,9 @@ def page(browser: Browser) -> Iterator[Page]:
 
 
 def wire_signals(path: Path) -> list[dict[str, Any]]:
-    return [signal.to_json() for signal in compute_image_signals(path.read_bytes()).signals()]
+    """What the pages send for a photo: its signals with the regional signature."""
+    signals = compute_image_signals(path.read_bytes(), regions=True).signals()
+    return [signal.to_json() for signal in signals]
 
 
 def drop_file(page: Page, target: str, path: Path) -> None:
@@ -191,7 +193,8 @@ def test_protect_follow_report_and_withdraw(
 
 
 def assert_no_image_bytes(log: RequestLog, files: list[Path]) -> None:
-    """Every request body is a JSON list of hash signals, and holds no piece of any photo."""
+    """Every request body is a JSON list of hash signals (regional signatures: hashes and boxes),
+    and holds no piece of any photo."""
     pieces = []
     for path in files:
         data = path.read_bytes()
@@ -203,9 +206,19 @@ def assert_no_image_bytes(log: RequestLog, files: list[Path]) -> None:
         payload = json.loads(sent.body)
         assert set(payload) == {"signals"}
         for signal in payload["signals"]:
-            assert set(signal) <= {"type", "value", "quality"}
-            assert signal["type"] in {"pdq", "md5", "sha256"}
-            assert len(signal["value"]) in (32, 64) and HEX.fullmatch(signal["value"])
+            if signal["type"] == "regions":
+                assert set(signal) == {"type", "regions"}
+                hashes = signal["regions"]
+                for region in hashes:
+                    assert set(region) == {"value", "quality", "box"}
+                    assert isinstance(region["quality"], int) and len(region["box"]) == 4
+                    assert 0 <= min(region["box"]) <= max(region["box"]) <= 1
+            else:
+                assert set(signal) <= {"type", "value", "quality"}
+                assert signal["type"] in {"pdq", "md5", "sha256"}
+                hashes = [signal]
+            for hashed in hashes:
+                assert len(hashed["value"]) in (32, 64) and HEX.fullmatch(hashed["value"])
         for piece in pieces:
             assert piece not in sent.body
             assert base64.b64encode(piece)[8:56] not in sent.body

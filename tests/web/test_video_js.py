@@ -424,7 +424,7 @@ def test_protect_page_hashes_a_video_and_sends_only_hashes(
         assert page.evaluate("(img) => img.naturalWidth", preview.element_handle()) > 0
         shown = json.loads(page.locator("#protect-picker .payload-text").text_content() or "")
         kinds = [s["type"] for s in shown["signals"]]
-        assert kinds == ["vpdq", "md5", "sha256", "pdq", "md5", "sha256"]
+        assert kinds == ["vpdq", "md5", "sha256", "pdq", "md5", "sha256", "regions"]
         python = compute_video_signals(video)
         assert shown["signals"][1:3] == [s.to_json() for s in python.signals()[1:]]
         distances = frame_distances(python.vpdq, shown["signals"][0]["frames"])
@@ -467,6 +467,13 @@ def assert_no_media_bytes(log: RequestLog, files: list[Path]) -> None:
                 for frame in signal["frames"]:
                     assert set(frame) == {"value", "quality", "timestamp"}
                     assert len(frame["value"]) == 64 and HEX.fullmatch(frame["value"])
+            elif signal["type"] == "regions":
+                assert set(signal) == {"type", "regions"}
+                for region in signal["regions"]:
+                    assert set(region) == {"value", "quality", "box"}
+                    assert len(region["value"]) == 64 and HEX.fullmatch(region["value"])
+                    assert len(region["box"]) == 4
+                    assert 0 <= min(region["box"]) <= max(region["box"]) <= 1
             else:
                 assert set(signal) <= {"type", "value", "quality"}
                 assert signal["type"] in {"pdq", "md5", "sha256"}

@@ -20,6 +20,7 @@ import {
   workingSize,
 } from "./pixels.js";
 import { pdqFromRGBA } from "./pdq.js";
+import { regionalSignature } from "./regions.js";
 
 /** rempart's MediaLimits defaults (rempart/media/limits.py). */
 export const DEFAULT_LIMITS = Object.freeze({
@@ -63,15 +64,18 @@ export class ImageHashError extends Error {
  *
  * @param {File|Blob} file the image (a File from an <input type=file> or a drop)
  * @param {Partial<typeof DEFAULT_LIMITS>} [limits] overrides of DEFAULT_LIMITS
+ * @param {{regions?: boolean}} [options] `regions`: add the regional signature (regions.js), as
+ *   `rempart hash --regions` does; it loads OpenCV.js from this server on first use
  * @returns {Promise<object>} the `rempart hash` record: path (the file's name, for display only:
  *   never send it), pdq (64 hex digits), quality (0-100), md5, sha256 (lowercase hex), width and
  *   height (upright size of the original), format ("JPEG", "PNG", "WEBP", "GIF", "BMP", "AVIF"),
- *   orientation (EXIF, 1-8), and pdq_stored_order / quality_stored_order when orientation is not 1.
+ *   orientation (EXIF, 1-8), pdq_stored_order / quality_stored_order when orientation is not 1,
+ *   and with `regions`, regions (the wire signal `{type: "regions", regions: [...]}`).
  * @throws {ImageHashError} the file is not a readable image, or is over or under the limits
  * @throws {Error} SHA-256 needs WebCrypto, which browsers give only to secure contexts (https or
- *   localhost)
+ *   localhost); with `regions`, OpenCV.js could not be loaded
  */
-export async function hashImageFile(file, limits = {}) {
+export async function hashImageFile(file, limits = {}, options = {}) {
   const limit = { ...DEFAULT_LIMITS, ...limits };
   if (file.size > limit.maxBytes) {
     throw new ImageHashError("TooLarge", `${file.size} bytes is over the ${limit.maxBytes}-byte limit`);
@@ -102,13 +106,14 @@ export async function hashImageFile(file, limits = {}) {
     record.pdq_stored_order = storedPdq.hash;
     record.quality_stored_order = storedPdq.quality;
   }
+  if (options.regions) record.regions = await regionalSignature(upright.data, upright.width, upright.height);
   return record;
 }
 
 /**
  * The signals a case stores for a hashed image, in the wire form of the API (as Python's
  * ImageSignals.signals() and to_json()): the upright PDQ, the stored-order PDQ when there is
- * one, then MD5 and SHA-256.
+ * one, then MD5 and SHA-256, then the regional signature when the record has one.
  *
  * @param {object} record a record from hashImageFile
  * @returns {Array<{type: string, value: string, quality?: number}>}
@@ -119,6 +124,7 @@ export function signalsOfRecord(record) {
     signals.push({ type: "pdq", value: record.pdq_stored_order, quality: record.quality_stored_order });
   }
   signals.push({ type: "md5", value: record.md5 }, { type: "sha256", value: record.sha256 });
+  if (record.regions !== undefined) signals.push(record.regions);
   return signals;
 }
 

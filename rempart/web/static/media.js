@@ -32,7 +32,8 @@ export const HASHERS = [
     name: "image",
     accept: "image/*",
     claims: () => true, // The fallback: it recognises images by their bytes, not their name.
-    hash: (file) => hashImageFile(file),
+    // With the regional signature, which catches derivatives that keep the face and background.
+    hash: (file) => hashImageFile(file, {}, { regions: true }),
     signals: (record) => signalsOfRecord(record),
     describe: (record) => ({ width: record.width, height: record.height, format: record.format }),
   },
