@@ -250,7 +250,11 @@ def test_a_browser_case_catches_a_regenerated_copy_like_a_cli_case(
     from_cli = _derivative_matches(web_server, platform, fake)
     _withdraw(web_server, created.json()["case_id"], created.json()["pin"])
 
-    print(f"\nregen50 of {CASE_PHOTO.name}: browser case {from_browser}, CLI case {from_cli}")
+    summary = [
+        [(m["match_type"], m["action"], m["details"]) for m in found]
+        for found in (from_browser, from_cli)
+    ]
+    print(f"\nregen50 of {CASE_PHOTO.name}: browser case {summary[0]}, CLI case {summary[1]}")
     assert len(from_browser) == len(from_cli) == 1
     for key in ("match_type", "action", "details"):
         assert from_browser[0][key] == from_cli[0][key], key
