@@ -22,7 +22,7 @@ import typer
 from rempart.cli.terminal import ExitCode, fail, progress, stderr
 from rempart.errors import RempartError
 from rempart.records import parse_record, record_signals
-from rempart.scan import expand_paths, hash_paths
+from rempart.scan import HashOptions, expand_paths, hash_paths
 
 case_app = typer.Typer(
     help="A person's case on a rempart service: create (hashes only), status, report, withdraw.",
@@ -63,7 +63,9 @@ def create_command(
     signals: list[dict[str, Any]] = []
     hashed = 0
     show = len(files) > 1 and sys.stderr.isatty()
-    for record in progress(hash_paths(files), len(files), "hashing", show):
+    # Regional signatures too, so the case catches derivatives (docs/derivatives.md).
+    records = hash_paths(files, HashOptions(regions=True))
+    for record in progress(records, len(files), "hashing", show):
         if "error" in record:
             error = record["error"]
             stderr.print(f"not protected: {record['path']}: {error['type']}: {error['message']}")

@@ -12,8 +12,9 @@ Every region is cut from a working copy of the image (longest side :data:`WORKIN
 interpolation), resampled to 64x64 with area interpolation (PDQ's own down-sampling aliases on
 small tiles) and hashed with PDQ; regions whose PDQ quality is under
 :data:`~rempart.signals.pdq.QUALITY_FLOOR` are flat (sky, walls, frames) and are dropped. Only
-OpenCV operations that OpenCV.js also has are used (``resize`` with ``INTER_AREA``,
-``GaussianBlur``, ``goodFeaturesToTrack``, ``cornerSubPix``, the bundled Haar cascade) so that a
+OpenCV operations that a browser can reproduce are used (``resize`` with ``INTER_AREA``,
+``GaussianBlur``, ``goodFeaturesToTrack`` and the bundled Haar cascade from OpenCV.js;
+``cornerSubPix``, which OpenCV.js lacks, is ported in ``rempart/web/static/subpix.js``) so that a
 browser computes the same regions; docs/derivatives.md gives the rules.
 
 A **reference** signature (what a victim's device sends) has at most
@@ -42,6 +43,10 @@ from rempart.signals.pdq import QUALITY_FLOOR, PdqHash, pdq_hash
 
 Box = tuple[float, float, float, float]
 
+# Anchors are refined by cornerSubPix with a 5-pixel half window, which needs an image of at
+# least 2 * 5 + 5 pixels each way; smaller images get no anchor pairs.
+SUBPIX_WINDOW = 5
+MIN_ANCHOR_SIDE = 2 * SUBPIX_WINDOW + 5
 WORKING_SIDE = 512
 REGION_SIDE = 64
 MAX_REFERENCE_REGIONS = 48
@@ -396,9 +401,12 @@ def _upper_band() -> list[Box]:
 
 
 def _anchors(grey: NDArray[np.uint8], count: int) -> list[tuple[float, float]]:
-    """Up to ``count`` corner points in normalised coordinates, strongest first."""
+    """Up to ``count`` corner points in normalised coordinates, strongest first (none on an
+    image too small for the sub-pixel refinement's window)."""
     height, width = grey.shape
     short = min(height, width)
+    if short < MIN_ANCHOR_SIDE:
+        return []
     blurred = cv2.GaussianBlur(grey, (0, 0), max(0.5, ANCHOR_BLUR * short))
     found = cv2.goodFeaturesToTrack(
         blurred,
@@ -410,7 +418,8 @@ def _anchors(grey: NDArray[np.uint8], count: int) -> list[tuple[float, float]]:
     if found is None:
         return []
     criteria = (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, 20, 0.03)
-    refined = cv2.cornerSubPix(blurred, found.astype(np.float32), (5, 5), (-1, -1), criteria)
+    window = (SUBPIX_WINDOW, SUBPIX_WINDOW)
+    refined = cv2.cornerSubPix(blurred, found.astype(np.float32), window, (-1, -1), criteria)
     return [(float(x) / width, float(y) / height) for x, y in refined.reshape(-1, 2).tolist()]
 
 

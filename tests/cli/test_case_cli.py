@@ -37,13 +37,13 @@ def test_create_follow_report_and_withdraw(server: str, tmp_path: Path, photos: 
     )
     assert created.exit_code == 0, created.output
     case = json.loads(created.stdout)
-    assert (case["files"], case["signals"]) == (2, 6)
+    assert (case["files"], case["signals"]) == (2, 8)  # pdq, md5, sha256, regions each
     assert "not protected" in created.stderr and "notes.txt" in created.stderr
     secret = ["--server", server, "--pin", case["pin"]]
 
     status = runner.invoke(app, ["case", "status", case["case_id"], *secret])
     assert status.exit_code == 0, status.output
-    assert json.loads(status.stdout)["signals_count"] == 6
+    assert json.loads(status.stdout)["signals_count"] == 8
 
     target = tmp_path / "evidence.pdf"
     report = runner.invoke(app, ["case", "report", case["case_id"], *secret, "-o", str(target)])

@@ -241,6 +241,8 @@ function findAnchors(cv, grey, count) {
   const width = grey.cols;
   const height = grey.rows;
   const short = Math.min(width, height);
+  // The sub-pixel refinement's window needs 2 * 5 + 5 pixels each way (as in regions.py).
+  if (short < 2 * SUBPIX_WINDOW + 5) return [];
   const blurred = new cv.Mat();
   const corners = new cv.Mat();
   const noMask = new cv.Mat();
