@@ -181,22 +181,22 @@ def record_signals(record: HashRecord) -> list[Signal]:
 
 def _vpdq(value: Any) -> VideoSignature:
     """A record's ``vpdq``: the frame list, or its JSON text (a CSV cell)."""
-    if isinstance(value, str):
-        try:
-            value = json.loads(value)
-        except json.JSONDecodeError as exc:
-            raise InvalidSignal(f"vpdq is not valid JSON ({exc.msg})") from exc
-    return VideoSignature.from_frames_json(value)
+    return VideoSignature.from_frames_json(_json_cell("vpdq", value))
 
 
 def _regions(value: Any) -> RegionalSignature:
     """A record's ``regions``: the wire object, or its JSON text (a CSV cell)."""
-    if isinstance(value, str):
-        try:
-            value = json.loads(value)
-        except json.JSONDecodeError as exc:
-            raise InvalidSignal(f"regions is not valid JSON ({exc.msg})") from exc
-    return RegionalSignature.from_json(value)
+    return RegionalSignature.from_json(_json_cell("regions", value))
+
+
+def _json_cell(key: str, value: Any) -> Any:
+    """A structured value as JSON lines carry it, or as the JSON text a CSV cell holds."""
+    if not isinstance(value, str):
+        return value
+    try:
+        return json.loads(value)
+    except json.JSONDecodeError as exc:
+        raise InvalidSignal(f"{key} is not valid JSON ({exc.msg})") from exc
 
 
 def _quality(value: Any) -> int:

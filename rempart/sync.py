@@ -29,6 +29,15 @@ from rempart.store.models import Signal as SignalRow
 log = logging.getLogger(__name__)
 
 _LOAD_BATCH = 50_000
+# What the engine needs of a stored signal, in the order ``_decoded`` reads it.
+_SIGNAL_COLUMNS = select(
+    SignalRow.id,
+    SignalRow.bank_id,
+    SignalRow.case_id,
+    SignalRow.type,
+    SignalRow.value,
+    SignalRow.quality,
+)
 
 
 class ChangeSync:
@@ -53,15 +62,7 @@ class ChangeSync:
             after = 0
             while True:
                 rows = session.execute(
-                    select(
-                        SignalRow.id,
-                        SignalRow.bank_id,
-                        SignalRow.case_id,
-                        SignalRow.type,
-                        SignalRow.value,
-                        SignalRow.quality,
-                    )
-                    .where(SignalRow.id > after)
+                    _SIGNAL_COLUMNS.where(SignalRow.id > after)
                     .order_by(SignalRow.id)
                     .limit(_LOAD_BATCH)
                 ).all()
@@ -131,16 +132,7 @@ def _signal_rows(
     rows: list[tuple[int, int, int | None, str, str, int | None]] = []
     for start in range(0, len(ids), 5000):
         rows.extend(
-            session.execute(
-                select(
-                    SignalRow.id,
-                    SignalRow.bank_id,
-                    SignalRow.case_id,
-                    SignalRow.type,
-                    SignalRow.value,
-                    SignalRow.quality,
-                ).where(SignalRow.id.in_(ids[start : start + 5000]))
-            )
+            session.execute(_SIGNAL_COLUMNS.where(SignalRow.id.in_(ids[start : start + 5000])))
         )
     return rows
 

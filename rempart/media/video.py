@@ -46,9 +46,9 @@ from rempart.errors import (
     MediaError,
     TooLarge,
     TooSmall,
-    Unreadable,
     UnsupportedFormat,
 )
+from rempart.media.reading import open_source
 
 RGBArray = NDArray[np.uint8]
 
@@ -233,7 +233,7 @@ def open_video(
     The reader must be closed (it is a context manager).
     """
     deadline = time.monotonic() + limits.max_decode_s
-    handle = _open_source(source, limits.max_bytes)
+    handle = open_source(source, limits.max_bytes)
     try:
         head = handle.read(_SNIFF_BYTES)
         handle.seek(0)
@@ -530,29 +530,6 @@ class _AnimationReader:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def _open_source(source: bytes | str | os.PathLike[str], max_bytes: int) -> IO[bytes]:
-    if isinstance(source, bytes | bytearray | memoryview):
-        if len(source) > max_bytes:
-            raise TooLarge(f"{len(source)} bytes is over the {max_bytes}-byte limit")
-        return io.BytesIO(bytes(source))
-    path = os.fspath(source)
-    try:
-        handle = open(path, "rb")  # noqa: SIM115 - the reader owns and closes it
-    except IsADirectoryError as exc:
-        raise Unreadable(f"{path} is a folder, not a file") from exc
-    except FileNotFoundError as exc:
-        raise Unreadable(f"{path} does not exist") from exc
-    except PermissionError as exc:
-        raise Unreadable(f"{path} cannot be read: permission denied") from exc
-    except OSError as exc:
-        raise Unreadable(f"{path} cannot be read: {exc.strerror or exc}") from exc
-    size = os.fstat(handle.fileno()).st_size
-    if size > max_bytes:
-        handle.close()
-        raise TooLarge(f"{size} bytes is over the {max_bytes}-byte limit")
-    return handle
 
 
 def _declared_duration(container: Any, stream: Any) -> float | None:

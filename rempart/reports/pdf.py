@@ -17,12 +17,11 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
-
 from rempart import __version__
 from rempart.cases import CaseView
 from rempart.reports.content import canonical_bytes, content_sha256, evidence_content
 from rempart.reports.i18n import Catalog, languages, load_catalog
+from rempart.templates import environment
 
 HERE = Path(__file__).resolve().parent
 CATALOGS = HERE / "catalogs"
@@ -59,7 +58,7 @@ def render_case_report(
     content = evidence_content(view, moment, GENERATOR)
     digest = content_sha256(content)
     html = (
-        _environment()
+        environment(HERE / "templates")
         .get_template("report.html")
         .render(
             t=catalog,
@@ -108,17 +107,6 @@ def _weasyprint() -> tuple[Any, Any, Any]:
     finally:
         ImageFile.LOAD_TRUNCATED_IMAGES = before
     return weasyprint.HTML, weasyprint.Attachment, weasyprint.URLFetcher
-
-
-@cache
-def _environment() -> Environment:
-    return Environment(
-        loader=FileSystemLoader(HERE / "templates"),
-        autoescape=select_autoescape(["html"]),
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
 
 
 def _notices(content: dict[str, Any]) -> list[dict[str, Any]]:

@@ -8,17 +8,16 @@ no font, script or analytics can be pulled from elsewhere, and no inline script 
 
 from __future__ import annotations
 
-from functools import cache
 from pathlib import Path
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from starlette.responses import Response
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
 from rempart.reports.i18n import languages, load_catalog, negotiate
+from rempart.templates import environment
 from rempart.web import vendor
 
 HERE = Path(__file__).resolve().parent
@@ -103,7 +102,7 @@ def _page(
 ) -> Response:
     catalog = load_catalog(CATALOGS, page_language(request, lang))
     html = (
-        _environment()
+        environment(HERE / "templates")
         .get_template(template)
         .render(
             t=catalog,
@@ -117,14 +116,3 @@ def _page(
         )
     )
     return HTMLResponse(html, headers=PAGE_HEADERS)
-
-
-@cache
-def _environment() -> Environment:
-    return Environment(
-        loader=FileSystemLoader(HERE / "templates"),
-        autoescape=select_autoescape(["html"]),
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
