@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint typecheck bench clean
+.PHONY: run test lint typecheck clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
