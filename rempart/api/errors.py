@@ -93,5 +93,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, error: Exception) -> JSONResponse:
-        log.error("unhandled %s on %s %s", type(error).__name__, request.method, request.url.path)
+        # The route template, not the path: paths carry case ids.
+        route = getattr(request.scope.get("route"), "path", "unmatched")
+        log.error("unhandled %s on %s %s", type(error).__name__, request.method, route)
         return error_response(500, "internal", "internal error; it has been logged")
