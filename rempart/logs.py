@@ -8,6 +8,8 @@ import sys
 from datetime import UTC, datetime
 
 _STANDARD = set(vars(logging.makeLogRecord({})))
+# uvicorn adds a terminal-coloured copy of each message.
+_DROPPED = {"message", "color_message"}
 
 
 class JsonFormatter(logging.Formatter):
@@ -19,7 +21,7 @@ class JsonFormatter(logging.Formatter):
             "message": record.getMessage(),
         }
         entry.update(
-            {k: v for k, v in vars(record).items() if k not in _STANDARD and k != "message"}
+            {k: v for k, v in vars(record).items() if k not in _STANDARD and k not in _DROPPED}
         )
         if record.exc_info and record.exc_info[0] is not None:
             entry["error"] = record.exc_info[0].__name__

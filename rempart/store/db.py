@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -16,13 +17,22 @@ def make_engine(settings: Settings) -> Engine:
     """An engine for the configured database; SQLite gets WAL, foreign keys and a busy timeout."""
     url = settings.sqlalchemy_url
     if settings.is_sqlite:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        prepare_sqlite(settings)
         engine = create_engine(
             url, connect_args={"check_same_thread": False, "timeout": 30}, pool_pre_ping=True
         )
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+
+
+def prepare_sqlite(settings: Settings) -> None:
+    """Hash banks are sensitive: the data folder and the database file are for the owner only
+    (SQLite gives its -wal and -shm files the database file's mode)."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    path = settings.data_dir / "rempart.db"
+    if settings.database_url is None and not path.exists():
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
 
 
 def _sqlite_pragmas(connection: Any, _record: Any) -> None:

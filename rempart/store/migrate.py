@@ -11,6 +11,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
 from rempart.config import Settings
+from rempart.store.db import prepare_sqlite
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -25,7 +26,7 @@ def alembic_config(settings: Settings) -> Config:
 def upgrade(settings: Settings) -> None:
     """Bring the database schema to the latest revision."""
     if settings.is_sqlite:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        prepare_sqlite(settings)
     command.upgrade(alembic_config(settings), "head")
 
 
