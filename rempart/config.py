@@ -48,7 +48,7 @@ class Settings(BaseSettings):
 
     # Requests per minute.
     rate_limit_per_key: int = 120_000
-    rate_limit_cases_per_ip: int = 60
+    rate_limit_cases_per_ip: int = 600
 
     # Webhook delivery: attempts and the cap of the exponential backoff (seconds).
     webhook_max_attempts: int = 12
