@@ -269,8 +269,8 @@ class Service:
         """For each query signal, its bank matches (with sighting tokens)."""
         now = time.time()
         return [
-            [self._result(m, principal, now) for m in self.engine.match(signal, principal.org_id)]
-            for signal in signals
+            [self._result(m, principal, now) for m in found]
+            for found in self.engine.match_many(signals, principal.org_id)
         ]
 
     def fingerprint(self, data: bytes) -> Fingerprint:

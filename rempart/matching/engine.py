@@ -18,7 +18,7 @@ Decision rules, in order, for one query signal:
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -151,25 +151,39 @@ class MatchEngine:
         return sum(len(ids) for ids in by_type.values())
 
     def match(self, query: Signal | QueryImage, org_id: int | None) -> list[BankMatch]:
-        """Every bank match of one query for the querying organisation (see module doc).
+        """Every bank match of one query for the querying organisation (see module doc)."""
+        return self.match_many([query], org_id)[0]
 
-        ``query`` is a signal, or the query regions computed from an image's pixels.
+    def match_many(
+        self, queries: Sequence[Signal | QueryImage], org_id: int | None
+    ) -> list[list[BankMatch]]:
+        """For each query, in order, its bank matches for the querying organisation.
+
+        A query is a signal, or the query regions computed from an image's pixels. Queries of
+        one type are looked up together (one index search for all PDQ hashes of a request).
         """
-        kind = "regions" if isinstance(query, QueryImage) else signal_type_of(query)
-        structure = self._kinds.get(kind)
-        if structure is None:
-            return []
+        by_kind: dict[str, list[int]] = {}
+        for number, query in enumerate(queries):
+            kind = "regions" if isinstance(query, QueryImage) else signal_type_of(query)
+            by_kind.setdefault(kind, []).append(number)
+        results: list[list[BankMatch]] = [[] for _ in queries]
         with self._lock:
             radius = max(
                 (b.pdq_threshold for b in self._banks.values() if b.enabled),
                 default=MATCH_THRESHOLD,
             )
-            found = [
-                hit
-                for candidate in structure.candidates(query, radius)
-                if (hit := self._bank_match(candidate, kind, org_id)) is not None
-            ]
-        return _strongest_per_case(_apply_allow_lists(found))
+            for kind, numbers in by_kind.items():
+                structure = self._kinds.get(kind)
+                if structure is None:
+                    continue
+                batch = structure.candidates([queries[n] for n in numbers], radius)
+                for number, candidates in zip(numbers, batch, strict=True):
+                    results[number] = [
+                        hit
+                        for candidate in candidates
+                        if (hit := self._bank_match(candidate, kind, org_id)) is not None
+                    ]
+        return [_strongest_per_case(_apply_allow_lists(found)) for found in results]
 
     def _bank_match(self, candidate: Candidate, kind: str, org_id: int | None) -> BankMatch | None:
         stored = self._signals.get(candidate.signal_id)

@@ -7,6 +7,7 @@ applied by the engine, not here.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -41,7 +42,11 @@ class SignalKind(Protocol):
 
     def remove(self, signal_ids: list[int]) -> None: ...
 
-    def candidates(self, query: Signal | QueryImage, radius: int) -> list[Candidate]: ...
+    def candidates(
+        self, queries: Sequence[Signal | QueryImage], radius: int
+    ) -> list[list[Candidate]]:
+        """For each query, in order, the stored signals it hits."""
+        ...
 
     def __len__(self) -> int: ...
 
@@ -71,9 +76,16 @@ class ExactKind:
                 if not holders:
                     del self._ids[digest]
 
-    def candidates(self, query: Signal | QueryImage, radius: int) -> list[Candidate]:
-        assert isinstance(query, ExactHash)
-        return [Candidate(sid, 0, "exact") for sid in sorted(self._ids.get(query.value, ()))]
+    def candidates(
+        self, queries: Sequence[Signal | QueryImage], radius: int
+    ) -> list[list[Candidate]]:
+        found = []
+        for query in queries:
+            assert isinstance(query, ExactHash)
+            found.append(
+                [Candidate(sid, 0, "exact") for sid in sorted(self._ids.get(query.value, ()))]
+            )
+        return found
 
 
 class PdqKind:
@@ -101,12 +113,23 @@ class PdqKind:
         if signal_ids:
             self._index.remove(np.asarray(signal_ids, dtype=np.int64))
 
-    def candidates(self, query: Signal | QueryImage, radius: int) -> list[Candidate]:
-        assert isinstance(query, PdqHash)
-        if query.quality < QUALITY_FLOOR:
-            return []
-        hits = self._index.range_search(query.packed()[None, :], min(radius, MAX_THRESHOLD))
-        return [Candidate(sid, distance, "near") for _, sid, distance in hits]
+    def candidates(
+        self, queries: Sequence[Signal | QueryImage], radius: int
+    ) -> list[list[Candidate]]:
+        """One range search for the whole batch (the index is faster per query in batches)."""
+        found: list[list[Candidate]] = [[] for _ in queries]
+        usable = [
+            number
+            for number, query in enumerate(queries)
+            if isinstance(query, PdqHash) and query.quality >= QUALITY_FLOOR
+        ]
+        if not usable:
+            return found
+        packed = np.stack([queries[number].packed() for number in usable])  # type: ignore[union-attr]
+        hits = self._index.range_search(packed, min(radius, MAX_THRESHOLD))
+        for row, signal_id, distance in hits:
+            found[usable[row]].append(Candidate(signal_id, distance, "near"))
+        return found
 
 
 class VpdqKind:
@@ -131,12 +154,19 @@ class VpdqKind:
         for signal_id in signal_ids:
             self._matcher.remove(signal_id)
 
-    def candidates(self, query: Signal | QueryImage, radius: int) -> list[Candidate]:
-        assert isinstance(query, VideoSignature)
-        return [
-            Candidate(m.ref_id, m.distance, m.match_type, details=_video_details(m))
-            for m in self._matcher.match(query)
-        ]
+    def candidates(
+        self, queries: Sequence[Signal | QueryImage], radius: int
+    ) -> list[list[Candidate]]:
+        found = []
+        for query in queries:
+            assert isinstance(query, VideoSignature)
+            found.append(
+                [
+                    Candidate(m.ref_id, m.distance, m.match_type, details=_video_details(m))
+                    for m in self._matcher.match(query)
+                ]
+            )
+        return found
 
 
 def _video_details(match: VideoMatch) -> dict[str, Any]:
@@ -168,15 +198,26 @@ class RegionsKind:
         for signal_id in signal_ids:
             self._matcher.remove(signal_id)
 
-    def candidates(self, query: Signal | QueryImage, radius: int) -> list[Candidate]:
-        assert isinstance(query, RegionalSignature | QueryImage)
-        return [
-            Candidate(
-                m.ref_id,
-                m.distance,
-                "derivative",
-                review_only=m.tier == "review",
-                details={"regions_agreeing": m.regions_agreeing, "tier": m.tier, "score": m.score},
+    def candidates(
+        self, queries: Sequence[Signal | QueryImage], radius: int
+    ) -> list[list[Candidate]]:
+        found = []
+        for query in queries:
+            assert isinstance(query, RegionalSignature | QueryImage)
+            found.append(
+                [
+                    Candidate(
+                        m.ref_id,
+                        m.distance,
+                        "derivative",
+                        review_only=m.tier == "review",
+                        details={
+                            "regions_agreeing": m.regions_agreeing,
+                            "tier": m.tier,
+                            "score": m.score,
+                        },
+                    )
+                    for m in self._matcher.match(query)
+                ]
             )
-            for m in self._matcher.match(query)
-        ]
+        return found
