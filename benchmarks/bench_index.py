@@ -3,6 +3,7 @@
     .venv/bin/pip install -e '.[bench]'
     .venv/bin/python benchmarks/bench_index.py --sizes 100000 1000000 10000000
     .venv/bin/python benchmarks/bench_index.py --sweep-tables 100000 1000000 10000000
+    .venv/bin/python benchmarks/bench_index.py --regions 4400000
 
 For each size: random 256-bit hashes (ids 0..n-1), 1000 queries (half planted near-duplicates at
 a uniform distance 0-31 from a stored hash, half random), radius 31. For each engine, in a
@@ -15,8 +16,12 @@ Engines: rempart ``MihIndex``; ``faiss.IndexBinaryFlat`` (exhaustive popcount, O
 threatexchange's ``PDQIndex2`` (faiss IndexFlatL2 over 256 floats) up to --pdq-max hashes only (it
 needs about 1.6 GB per million). PDQIndex2 has no batch query: its batch row uses the faiss index
 it wraps (``_index.search`` over the list), the fastest path it has.
-Writes benchmarks/results/index.md (with --sweep-tables: benchmarks/results/index-tables.md,
-the measurements behind the choice of the number of tables).
+Batch CPU is the CPU time of all threads per query: on a machine shared with other work the
+wall clock also counts their turns, and a quiet machine runs a batch at about cores / CPU time.
+Writes benchmarks/results/index.md (with --sweep-tables: benchmarks/results/index-tables.md, the
+measurements behind the number of tables, the bucket size and when a batch is searched table by
+table; with --regions: benchmarks/results/index-regions.md, the derivative matcher's lookups of
+~290 region hashes at radius 20-28).
 """
 
 from __future__ import annotations
@@ -39,7 +44,14 @@ import numpy as np
 from numpy.typing import NDArray
 
 from rempart.index import BruteForceIndex, MihIndex
-from rempart.index.segment import Segment, plan_tables
+from rempart.index.segment import (
+    BUCKET_LOG,
+    BY_TABLE_ROWS,
+    BY_TABLE_WORK,
+    Segment,
+    TableGeometry,
+    plan_tables,
+)
 
 RESULTS = Path(__file__).parent / "results"
 RADIUS = 31
@@ -75,13 +87,18 @@ def cpu_name() -> str:
 
 
 def make_queries(
-    rng: np.random.Generator, hashes: NDArray[np.uint8], count: int
+    rng: np.random.Generator,
+    hashes: NDArray[np.uint8],
+    count: int,
+    planted_share: float = 0.5,
+    radius: int = RADIUS,
 ) -> NDArray[np.uint8]:
-    """Half planted near-duplicates (distance 0-31 from a stored hash), half random; shuffled."""
-    planted = count // 2
+    """``planted_share`` of them near-duplicates (a uniform distance 0-``radius`` from a stored
+    hash), the rest random; shuffled."""
+    planted = round(count * planted_share)
     bits = np.unpackbits(hashes[rng.integers(0, len(hashes), planted)], axis=1)
     for row in range(planted):
-        flips = rng.choice(256, size=int(rng.integers(0, RADIUS + 1)), replace=False)
+        flips = rng.choice(256, size=int(rng.integers(0, radius + 1)), replace=False)
         bits[row, flips] ^= 1
     queries = np.concatenate(
         [np.packbits(bits, axis=1), rng.integers(0, 256, (count - planted, 32), dtype=np.uint8)]
@@ -231,7 +248,7 @@ def run(args: argparse.Namespace) -> str:
         "0-31), half random. RSS delta: from before the build to after it, in a forked child "
         "per engine. Batch: all queries in one call, every core allowed (best of 3); batch CPU: "
         "CPU time of all threads per query (on a busy machine the wall clock also counts other "
-        "processes' turns).",
+        "processes' turns; a quiet machine runs about cores / CPU time queries per second).",
         "",
     ]
     # Imported before any child forks, so that no engine's RSS delta counts a library's import.
@@ -263,7 +280,7 @@ def run(args: argparse.Namespace) -> str:
                 result["recall"] = len(set(hits) & set(truth)) / max(1, len(truth))
                 result["exact"] = hits == truth
             recall_note = f" Brute force found {len(truth)} hits; recall is against it."
-        lines += table(size, results, recall_note)
+        lines += table(size, results, recall_note + f" Load average after: {load_average()}.")
     lines += ["", f"Load average at the end: {load_average()}", ""]
     return "\n".join(lines)
 
@@ -315,55 +332,171 @@ def table(size: int, results: dict[str, dict[str, Any]], note: str) -> list[str]
 
 
 def sweep(args: argparse.Namespace) -> str:
-    """Batch throughput, p50 and index bytes per hash for each table count, one thread."""
+    """One thread, one segment per size: the number of tables (m), the bucket size, and batch
+    size against the two ways of probing."""
     lines = [
-        "# rempart.index: number of tables (m) versus size",
+        "# rempart.index: number of tables, bucket size, probing by table",
         "",
         f"Command: `python benchmarks/bench_index.py --sweep-tables "
         f"{' '.join(map(str, args.sweep_tables))}`  ",
         f"Machine: {cpu_name()}; one thread; radius {RADIUS}; load average at start: "
-        f"{load_average()}. Bytes/hash counts the segment's arrays (hashes, ids, directories, "
-        "postings). The default plan's m is marked *.",
+        f"{load_average()}. CPU time per query (the steadier figure on a shared machine), best "
+        "of 3. Bytes/hash counts the segment's arrays (hashes, ids, directories, postings, "
+        "tombstones). Defaults are marked *.",
         "",
-        "| hashes | m | substring bits | batch (queries/s) | single p50 (µs) | bytes/hash |",
+        "## Number of tables (m)",
+        "",
+        "| hashes | m | substring bits | batch of 1000 (CPU µs/query) | single query p50 (CPU µs) "
+        "| bytes/hash |",
         "|---:|---:|---|---:|---:|---:|",
     ]
     rng = np.random.default_rng(args.seed)
+    data = {}
     for size in args.sweep_tables:
         hashes = rng.integers(0, 256, (size, 32), dtype=np.uint8)
-        ids = np.arange(size, dtype=np.int64)
-        queries = make_queries(rng, hashes, BATCH)
+        data[size] = (hashes, make_queries(rng, hashes, 4 * BATCH))
+    for size, (hashes, queries) in data.items():
         default = len(plan_tables(size))
         for count in range(max(8, default - 3), min(16, default + 3) + 1):
-            lines.append(sweep_row(ids, hashes, queries, count, default))
+            tables = plan_tables(size, count)
+            lines.append(sweep_row(hashes, queries, tables, f"{count}{'*' * (count == default)}"))
             print(lines[-1], flush=True)
-            gc.collect()
+    lines += [
+        "",
+        "## Bucket size (directory prefix of log2(n) - bucket_log bits)",
+        "",
+        "| hashes | bucket_log | prefix bits | batch of 1000 (CPU µs/query) "
+        "| single query p50 (CPU µs) | bytes/hash |",
+        "|---:|---:|---|---:|---:|---:|",
+    ]
+    for size, (hashes, queries) in data.items():
+        for bucket_log in (3, 4, 5):
+            tables = plan_tables(size, bucket_log=bucket_log)
+            label = f"{bucket_log}{'*' * (bucket_log == BUCKET_LOG)}"
+            lines.append(sweep_row(hashes, queries, tables, label, prefix=True))
+            print(lines[-1], flush=True)
+    lines += [
+        "",
+        "## Query by query or table by table (CPU µs/query, by batch size)",
+        "",
+        "| hashes | way | " + " | ".join(str(b) for b in BY_TABLE_BATCHES) + " |",
+        "|---:|---|" + "---:|" * len(BY_TABLE_BATCHES),
+    ]
+    for size, (hashes, queries) in data.items():
+        segment = Segment.build(np.arange(size, dtype=np.int64), hashes)
+        for by_table in (False, True):
+            cells = [
+                f"{by_table_cost(segment, queries, batch, by_table):.1f}"
+                for batch in BY_TABLE_BATCHES
+            ]
+            way = "table by table" if by_table else "query by query"
+            lines.append(f"| {size:,} | {way} | " + " | ".join(cells) + " |")
+            print(lines[-1], flush=True)
+        gc.collect()
+    lines += [
+        "",
+        f"A batch goes table by table on a segment of {BY_TABLE_ROWS:,} rows or more once "
+        f"queries x rows reach {BY_TABLE_WORK:,}.",
+        "",
+        f"Load average at the end: {load_average()}",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+BY_TABLE_BATCHES = (16, 64, 128, 256, 1000)
+
+
+def sweep_row(
+    hashes: NDArray[np.uint8],
+    queries: NDArray[np.uint8],
+    tables: tuple[TableGeometry, ...],
+    label: str,
+    prefix: bool = False,
+) -> str:
+    segment = Segment.build(np.arange(len(hashes), dtype=np.int64), hashes, tables)
+    stored = sum(array.nbytes for array in segment.arrays().values())
+    batch = min(
+        cpu_timed(functools.partial(segment.search, queries[:BATCH], RADIUS)) for _ in range(3)
+    )
+    singles = [
+        cpu_timed(functools.partial(segment.search, q[None], RADIUS))
+        for q in queries[BATCH : BATCH + 300]
+    ]
+    bits = "/".join(map(str, sorted({t.prefix_bits if prefix else t.key_bits for t in tables})))
+    return (
+        f"| {len(hashes):,} | {label} | {bits} | {batch / BATCH * 1e6:.1f} "
+        f"| {np.median(singles) * 1e6:.0f} | {stored / len(hashes):.1f} |"
+    )
+
+
+def by_table_cost(
+    segment: Segment, queries: NDArray[np.uint8], batch: int, by_table: bool
+) -> float:
+    """CPU µs per query over the 4000 queries in batches of ``batch``, best of 3."""
+
+    def run() -> None:
+        for first in range(0, len(queries) - batch + 1, batch):
+            segment.search(queries[first : first + batch], RADIUS, by_table)
+
+    searched = len(queries) // batch * batch
+    return min(cpu_timed(run) for _ in range(3)) / searched * 1e6
+
+
+def regions(args: argparse.Namespace) -> str:
+    """The derivative matcher's lookups: ~290 region hashes per query image against the region
+    hashes of every reference, at the seed radius (28) and below."""
+    size = args.regions
+    rng = np.random.default_rng(args.seed)
+    hashes = rng.integers(0, 256, (size, 32), dtype=np.uint8)
+    batches = [
+        make_queries(rng, hashes, REGION_BATCH, planted_share=0.1, radius=28) for _ in range(6)
+    ]
+    started = time.perf_counter()
+    index = MihIndex()
+    index.add(np.arange(size, dtype=np.int64), hashes)
+    build = time.perf_counter() - started
+    lines = [
+        "# rempart.index: the derivative matcher's lookups",
+        "",
+        f"Command: `python benchmarks/bench_index.py --regions {size}`  ",
+        f"Machine: {cpu_name()}, {len(os.sched_getaffinity(0))} cores; load average at start: "
+        f"{load_average()}.  ",
+        f"{size:,} random hashes (built in {build:.1f} s); batches of {REGION_BATCH} queries "
+        "(a tenth planted within 0-28 bits of a stored hash, the rest random), as "
+        "`RegionMatcher.match` sends one query image's regions. Per batch, best of 18 (6 "
+        "batches, 3 rounds): wall clock and CPU time of all threads.",
+        "",
+        "| radius | threads | wall (ms/batch) | CPU (ms/batch) | CPU (µs/query) | hits/batch |",
+        "|---:|---:|---:|---:|---:|---:|",
+    ]
+    for radius in (20, 24, 28):
+        for threads in (1, 2):
+            index.threads = threads
+            walls, cpus, hits = [], [], 0
+            for _ in range(3):
+                for batch in batches:
+                    wall, cpu = time.perf_counter(), time.process_time()
+                    hits = len(index.range_search(batch, radius))
+                    walls.append(time.perf_counter() - wall)
+                    cpus.append(time.process_time() - cpu)
+            lines.append(
+                f"| {radius} | {threads} | {min(walls) * 1e3:.2f} | {min(cpus) * 1e3:.2f} "
+                f"| {min(cpus) / REGION_BATCH * 1e6:.0f} | {hits} |"
+            )
+            print(lines[-1], flush=True)
     lines += ["", f"Load average at the end: {load_average()}", ""]
     return "\n".join(lines)
 
 
-def sweep_row(
-    ids: NDArray[np.int64],
-    hashes: NDArray[np.uint8],
-    queries: NDArray[np.uint8],
-    count: int,
-    default: int,
-) -> str:
-    segment = Segment.build(ids, hashes, plan_tables(len(hashes), count))
-    stored = sum(array.nbytes for array in segment.arrays().values())
-    batch = min(timed(functools.partial(segment.search, queries, RADIUS)) for _ in range(3))
-    singles = [timed(functools.partial(segment.search, q[None], RADIUS)) for q in queries[:300]]
-    bits = "/".join(map(str, sorted({t.key_bits for t in segment.tables})))
-    return (
-        f"| {len(hashes):,} | {count}{'*' if count == default else ''} | {bits} "
-        f"| {BATCH / batch:,.0f} | {np.median(singles) * 1e6:.0f} | {stored / len(hashes):.1f} |"
-    )
+REGION_BATCH = 290
 
 
-def timed(work: Callable[[], object]) -> float:
-    started = time.perf_counter()
+def cpu_timed(work: Callable[[], object]) -> float:
+    """CPU seconds of this process (all threads) spent in ``work``."""
+    started = time.process_time()
     work()
-    return time.perf_counter() - started
+    return time.process_time() - started
 
 
 def main() -> None:
@@ -372,11 +505,15 @@ def main() -> None:
     parser.add_argument("--single", type=int, default=1000, help="single queries per engine")
     parser.add_argument("--pdq-max", type=int, default=1_000_000, help="largest PDQIndex2 size")
     parser.add_argument("--sweep-tables", type=int, nargs="+", help="sizes for the m sweep")
+    parser.add_argument("--regions", type=int, help="hashes for the derivative-matching shape")
     parser.add_argument("--seed", type=int, default=20240617)
     args = parser.parse_args()
     RESULTS.mkdir(exist_ok=True)
     if args.sweep_tables:
         (RESULTS / "index-tables.md").write_text(sweep(args))
+        return
+    if args.regions:
+        (RESULTS / "index-regions.md").write_text(regions(args))
         return
     report = run(args)
     (RESULTS / "index.md").write_text(report)

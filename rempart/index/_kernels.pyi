@@ -7,18 +7,26 @@ from typing import Any
 from numpy.typing import NDArray
 
 Hits = tuple[bytes, bytes, bytes]
-TableSpec = tuple[int, int, int, int, NDArray[Any], NDArray[Any] | None]
+TableSpec = tuple[int, int, int, int, NDArray[Any], NDArray[Any]]
 
-def sort_hashes(hashes: NDArray[Any], prefix_bits: int, order_out: NDArray[Any]) -> None: ...
 def fill_table(
     hashes: NDArray[Any],
     start_bit: int,
     key_bits: int,
     prefix_bits: int,
     directory_out: NDArray[Any],
-    postings_out: NDArray[Any] | None,
+    postings_out: NDArray[Any],
 ) -> None: ...
 def search(
-    queries: NDArray[Any], hashes: NDArray[Any], max_distance: int, tables: Sequence[TableSpec]
+    queries: NDArray[Any],
+    hashes: NDArray[Any],
+    max_distance: int,
+    tables: Sequence[TableSpec],
+    tombstones: NDArray[Any] | None,
+    by_table: bool,
+    first: int,
+    stop: int,
 ) -> Hits: ...
 def scan(queries: NDArray[Any], hashes: NDArray[Any], max_distance: int) -> Hits: ...
+def kernel_names() -> tuple[str, ...]: ...
+def use_kernel(name: str) -> None: ...

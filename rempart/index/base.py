@@ -121,6 +121,8 @@ def sorted_hits(
     query_no: NDArray[np.int64], ids: NDArray[np.int64], distances: NDArray[np.int32]
 ) -> RangeHits:
     """``RangeHits`` in their documented order: query_no, then distance, then id."""
+    if len(ids) <= 1:
+        return RangeHits(query_no, ids, distances)
     order = np.lexsort((ids, distances, query_no))
     return RangeHits(query_no[order], ids[order], distances[order])
 

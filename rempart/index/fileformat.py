@@ -36,7 +36,9 @@ from numpy.typing import NDArray
 from rempart.errors import InvalidIndexFile
 
 MAGIC = b"RMPINDEX"
-FORMAT_VERSION = 1
+# 2: MihIndex segments keep rows in id order, every table has postings, ids may be uint32
+# offsets, removals are a tombstone bitmap (1: rows sorted by hash, duplicates stored once).
+FORMAT_VERSION = 2
 _ALIGN = 64
 _PREAMBLE = 16
 _DTYPES = {"<u4", "<i8", "|u1"}
@@ -106,7 +108,9 @@ def read_snapshot(path: str | os.PathLike[str], kind: str | None = None) -> Snap
     version, header_length = np.frombuffer(bytes(data[8:_PREAMBLE]), dtype="<u4").tolist()
     if version != FORMAT_VERSION:
         raise InvalidIndexFile(
-            f"{name} has index format version {version}; this rempart reads {FORMAT_VERSION}"
+            f"{name} has index format version {version}; this rempart reads version "
+            f"{FORMAT_VERSION} only: rebuild the index from its source (the bank's hashes) and "
+            "save it again"
         )
     if _PREAMBLE + header_length > len(data):
         raise InvalidIndexFile(f"{name} is truncated")

@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import itertools
 import os
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Self
 
 import numpy as np
@@ -62,6 +63,12 @@ def _shared_pool() -> ThreadPoolExecutor:
     return _pool
 
 
+def _from_query(first: int, search: Callable[..., Hits], *args: Any) -> Hits:
+    """``search(*args)`` over a slice of queries starting at ``first``, numbered in the batch."""
+    query_no, ids, distances = search(*args)
+    return query_no + first, ids, distances
+
+
 class MihIndex:
     """Multi-index hashing segments plus a linear-scan write buffer; exact for radii 0-63.
 
@@ -90,8 +97,8 @@ class MihIndex:
     def add(self, ids: NDArray[np.int64], hashes: NDArray[np.uint8]) -> None:
         """Add hashes (n, 32) under new ids; ``ValueError`` if an id is in the index already.
 
-        Costs a pass over the stored ids (0.01-0.5 s at 10 M, by batch size) plus, when the buffer
-        fills, building a segment (about 1 s per million hashes here).
+        Costs a binary search per id and segment plus, when the buffer fills, building a segment
+        (about 1 s per million hashes here).
         """
         ids, hashes = check_hashes(ids, hashes)
         if not len(ids):
@@ -107,7 +114,11 @@ class MihIndex:
             self._merge()
 
     def remove(self, ids: NDArray[np.int64]) -> int:
-        """Remove these ids (unknown ones are ignored); returns how many were removed."""
+        """Remove these ids (unknown ones are ignored); returns how many were removed.
+
+        Costs a binary search per id and segment, plus a rebuild of a segment once a quarter of
+        its ids are removed.
+        """
         ids = distinct(np.asarray(ids, dtype=np.int64).reshape(-1))
         in_buffer = member_mask(self._buffer_ids, ids)
         count = int(in_buffer.sum())
@@ -116,7 +127,7 @@ class MihIndex:
             self._buffer_hashes = self._buffer_hashes[~in_buffer]
         for number, segment in enumerate(self._segments):
             count += segment.remove(ids)
-            if len(segment) and len(segment.removed) > TOMBSTONE_SHARE * segment.stored_ids:
+            if len(segment) and segment.removed > TOMBSTONE_SHARE * segment.stored_ids:
                 self._segments[number] = Segment.build(*segment.entries())
         self._segments = [segment for segment in self._segments if len(segment)]
         self._merge()
@@ -131,18 +142,42 @@ class MihIndex:
             return RangeHits.empty()
         parts = min(self.threads, len(queries) // _QUERIES_PER_THREAD)
         if parts <= 1:
-            return sorted_hits(*self._search(queries, max_distance))
-        bounds = np.linspace(0, len(queries), parts + 1).astype(int).tolist()
-        chunks = [
-            _shared_pool().submit(self._search, queries[lo:hi], max_distance)
-            for lo, hi in itertools.pairwise(bounds)
-        ]
-        found = [chunk.result() for chunk in chunks]
+            found = [segment.search(queries, max_distance) for segment in self._segments]
+            if len(self._buffer_ids):
+                found.append(self._scan_buffer(queries, max_distance))
+        else:
+            found = [task.result() for task in self._shared_out(queries, max_distance, parts)]
+        if len(found) == 1:
+            return sorted_hits(*found[0])
         return sorted_hits(
-            np.concatenate([q + lo for (q, _, _), lo in zip(found, bounds[:-1], strict=True)]),
+            np.concatenate([q for q, _, _ in found]),
             np.concatenate([ids for _, ids, _ in found]),
             np.concatenate([d for _, _, d in found]),
         )
+
+    def _shared_out(
+        self, queries: NDArray[np.uint8], max_distance: int, parts: int
+    ) -> list[Future[Hits]]:
+        """A batch's work for ``parts`` threads: each segment's tables cut into ``parts``
+        shares, each searched with the whole batch (so that a large batch keeps its
+        table-by-table sweep), or, for a segment that scans at this radius, the queries cut into
+        ``parts`` slices."""
+        pool = _shared_pool()
+        tasks = [pool.submit(self._scan_buffer, queries, max_distance)]  # cheap when empty
+        for segment in self._segments:
+            shares = segment.table_shares(max_distance, parts)
+            if shares is not None:
+                tasks += [
+                    pool.submit(segment.search, queries, max_distance, None, share)
+                    for share in shares
+                ]
+                continue
+            bounds = np.linspace(0, len(queries), parts + 1).astype(int).tolist()
+            tasks += [
+                pool.submit(_from_query, lo, segment.search, queries[lo:hi], max_distance)
+                for lo, hi in itertools.pairwise(bounds)
+            ]
+        return tasks
 
     def entries(self) -> tuple[NDArray[np.int64], NDArray[np.uint8]]:
         """Every live (id, hash), as arrays of shape (n,) and (n, 32)."""
@@ -168,7 +203,7 @@ class MihIndex:
                 arrays[f"segment{number}/{name}"] = array
         meta = {
             "buffer_limit": self.buffer_limit,
-            "segments": [segment.geometry() for segment in self._segments],
+            "segments": [segment.meta() for segment in self._segments],
         }
         write_snapshot(path, KIND, meta, arrays)
 
@@ -183,36 +218,24 @@ class MihIndex:
             index = cls(buffer_limit=int(snapshot.meta["buffer_limit"]))
             ids, hashes = snapshot.arrays["buffer/ids"], snapshot.arrays["buffer/hashes"]
             index._buffer_ids, index._buffer_hashes = check_hashes(ids, hashes)
-            for number, geometry in enumerate(snapshot.meta["segments"]):
+            for number, segment_meta in enumerate(snapshot.meta["segments"]):
                 prefix = f"segment{number}/"
                 arrays = {
                     name.removeprefix(prefix): array
                     for name, array in snapshot.arrays.items()
                     if name.startswith(prefix)
                 }
-                index._segments.append(Segment.from_arrays(geometry, arrays))
+                index._segments.append(Segment.from_arrays(segment_meta, arrays))
         except (KeyError, TypeError, ValueError) as error:
             raise InvalidIndexFile(f"{os.fspath(path)} is a damaged index ({error})") from error
         return index
 
-    def _search(self, queries: NDArray[np.uint8], max_distance: int) -> Hits:
-        found = [segment.search(queries, max_distance) for segment in self._segments]
-        if len(self._buffer_ids):
-            query_no, rows, distances = _kernels.scan(queries, self._buffer_hashes, max_distance)
-            found.append(
-                (
-                    np.frombuffer(query_no, dtype=np.uint32).astype(np.int64),
-                    self._buffer_ids[np.frombuffer(rows, dtype=np.uint32)],
-                    np.frombuffer(distances, dtype=np.uint8).astype(np.int32),
-                )
-            )
-        if not found:
-            empty = RangeHits.empty()
-            return empty.query_no, empty.ids, empty.distances
+    def _scan_buffer(self, queries: NDArray[np.uint8], max_distance: int) -> Hits:
+        query_no, rows, distances = _kernels.scan(queries, self._buffer_hashes, max_distance)
         return (
-            np.concatenate([q for q, _, _ in found]),
-            np.concatenate([ids for _, ids, _ in found]),
-            np.concatenate([d for _, _, d in found]),
+            np.frombuffer(query_no, dtype=np.uint32).astype(np.int64),
+            self._buffer_ids[np.frombuffer(rows, dtype=np.uint32)],
+            np.frombuffer(distances, dtype=np.uint8).astype(np.int32),
         )
 
     def _contains_any(self, ids: NDArray[np.int64]) -> bool:

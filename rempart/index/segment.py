@@ -8,18 +8,19 @@ the others: otherwise the distances would add up to at least (b+1)(a+1) + (m-b-1
 Each substring has a table from its value to the rows holding it; a search reads every bucket
 within that radius of the query's substring and verifies what it finds on the whole hash.
 
-Layout, per segment of U unique hashes (duplicates are stored once, their extra ids beside):
-- ``hashes``: (U, 32) uint8, sorted by the whole hash. Table 0 (the substring at bit 0) needs
-  no postings: its buckets are runs of these rows.
-- per table: ``directory``, 2^p + 1 uint32 offsets over the substring's first p bits (about 4-8
-  entries per bucket), and for tables 1..m-1 ``postings``, U uint32 values
-  ``row << (k - p) | last k - p bits of the substring`` (k: substring length), so a probe tests
-  the whole substring before touching the hash.
-- ``ids``: the first id of each row (int64); ``extra_rows``/``extra_ids``: the other ids of
-  rows holding several, sorted by row; ``removed``: sorted ids removed since the segment was
-  built (tombstones: the rows stay until the segment is rebuilt).
+Layout, per segment of n hashes, rows in ascending id order:
+- ``hashes``: (n, 32) uint8.
+- ``ids``: the ids, ascending, so that finding an id is a binary search (``add`` and ``remove``
+  cost O(batch log n)); stored as uint32 offsets from ``id_base`` when the segment's ids span
+  less than 2^32, as int64 otherwise.
+- per table: ``directory``, 2^p + 1 uint32 offsets over the substring's first p bits (buckets of
+  about 2^BUCKET_LOG postings), and ``postings``, n uint32 values
+  ``row << (k - p) | last k - p bits of the substring`` (k: substring length), so that a probe
+  tests the whole substring before touching the hash.
+- ``tombstones``: one bit per row, set when its id was removed (the row stays until the segment
+  is rebuilt); the kernel skips such rows.
 
-At 10 M hashes that is 32 + 8 + (m - 1) * 4 bytes plus about 9 bytes of directories per hash.
+At 10 M hashes (m = 11) that is 32 + 4 + 44 bytes plus about 1 byte of directories per hash.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from rempart.index import _kernels
-from rempart.index.base import HASH_BYTES, distinct, member_mask
+from rempart.index.base import HASH_BYTES
 
 HASH_BITS = 8 * HASH_BYTES
 # The kernel reads substrings of at most 32 bits (so 8 tables at least) and 32 tables at most.
@@ -40,13 +41,23 @@ MIN_TABLES = 8
 MAX_TABLES = 32
 # The default plan stops at 16 tables: more measured no faster on small segments.
 _MOST_PLANNED = 16
-# Buckets of about 2^BUCKET_LOG entries: a probe reads one or two cache lines of postings, and
-# the directories stay small (see docs/index.md for the measurements).
-BUCKET_LOG = 3
+# Buckets of about 2^BUCKET_LOG postings: a probe reads two or three cache lines of postings and
+# filters them in one tight loop, and the directories stay at about 4 / 2^BUCKET_LOG bytes per
+# hash and table (3, 4 and 5 measured within a few percent; 5 is the smallest: docs/index.md).
+BUCKET_LOG = 5
 _MAX_PREFIX_BITS = 28
 # A scan reads a row sequentially for a fraction of what a probe or a candidate costs (a cache
 # miss): past this ratio of estimated probe work to rows, a radius is answered by scanning.
 SCAN_RATIO = 0.25
+_LINE = 64
+# A batch is searched table by table (its probes sorted and swept through each table) on a
+# segment of BY_TABLE_ROWS rows or more once queries * rows reach BY_TABLE_WORK: about 30
+# queries at 10 M hashes, 270 at 1 M. Below, query by query was as fast or faster (the tables
+# stay in cache, or the probes are too few to be worth sorting); measured in docs/index.md.
+BY_TABLE_ROWS = 1 << 20
+BY_TABLE_WORK = 1 << 28
+# Ids of a segment fit uint32 offsets from the smallest when they span less than this.
+_OFFSET_SPAN = 1 << 32
 
 Hits = tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int32]]
 
@@ -60,13 +71,16 @@ class TableGeometry:
     prefix_bits: int
 
 
-def plan_tables(rows: int, count: int | None = None) -> tuple[TableGeometry, ...]:
-    """The tables for a segment of ``rows`` hashes: ``count`` substrings, by default chosen.
+def plan_tables(
+    rows: int, count: int | None = None, bucket_log: int = BUCKET_LOG
+) -> tuple[TableGeometry, ...]:
+    """The tables for a segment of ``rows`` hashes: ``count`` substrings, by default chosen,
+    bucketed by prefixes of about log2(rows) - ``bucket_log`` bits.
 
     The default: substrings of about log2(rows) bits, the length the paper finds optimal (a
     bucket then holds about one hash, so the few buckets within radius 2, the radius r=31 needs
     with m=11, are all a query reads): m = round(256 / log2(rows)), clamped to 8-16, which is
-    what measured best at 100 k (16), 1 M (12-14) and 10 M (11); see docs/index.md.
+    what measured best at 100 k (15-16), 1 M (13) and 10 M (11); see docs/index.md.
     """
     log = math.log2(max(rows, 2))
     if count is None:
@@ -75,7 +89,7 @@ def plan_tables(rows: int, count: int | None = None) -> tuple[TableGeometry, ...
         raise ValueError(f"a segment has {MIN_TABLES}-{MAX_TABLES} tables, not {count}")
     base, longer = divmod(HASH_BITS, count)
     row_bits = max(1, (rows - 1).bit_length())
-    prefix = max(1, math.ceil(log) - BUCKET_LOG)
+    prefix = max(1, round(log) - bucket_log)
     tables = []
     start = 0
     for number in range(count):
@@ -105,37 +119,63 @@ def _binomial_sum(n: int, k: int) -> int:
     return sum(math.comb(n, i) for i in range(min(n, k) + 1))
 
 
-def probing_is_cheaper(tables: tuple[TableGeometry, ...], radii: list[int], rows: int) -> bool:
-    """Whether probing beats scanning every row, from the expected count of cache misses.
+def _probe_cost(table: TableGeometry, radius: int, rows: int) -> float:
+    """Expected cache misses of probing one table: C(p, <=radius) bucket reads (two misses each:
+    directory, first line of postings, then one per further 16 postings) and
+    rows * C(k, <=radius) / 2^k candidates to verify (one each), for uniform substrings."""
+    buckets = _binomial_sum(table.prefix_bits, radius)
+    postings = buckets * rows / 2**table.prefix_bits
+    candidates = rows * _binomial_sum(table.key_bits, radius) / 2**table.key_bits
+    return 2 * buckets + postings / 16 + candidates
 
-    Uniform substrings give per table about C(p, <=radius) bucket reads (two misses each:
-    directory, postings) and rows * C(k, <=radius) / 2^k candidates to verify (one each).
-    """
+
+def probing_is_cheaper(tables: tuple[TableGeometry, ...], radii: list[int], rows: int) -> bool:
+    """Whether probing beats scanning every row, from the expected count of cache misses."""
     misses = sum(
-        2 * _binomial_sum(table.prefix_bits, radius)
-        + rows * _binomial_sum(table.key_bits, radius) / 2**table.key_bits
+        _probe_cost(table, radius, rows)
         for table, radius in zip(tables, radii, strict=True)
         if radius >= 0
     )
     return misses < SCAN_RATIO * rows
 
 
+def _stored_ids(ordered: NDArray[np.int64]) -> tuple[int, NDArray[Any]]:
+    """(id_base, ids as stored): uint32 offsets when the ids span less than 2^32."""
+    if len(ordered) and int(ordered[-1]) - int(ordered[0]) < _OFFSET_SPAN:
+        base = int(ordered[0])
+        return base, (ordered - base).astype(np.uint32)
+    return 0, ordered
+
+
+def _line_aligned_rows(count: int) -> NDArray[np.uint8]:
+    """An empty (count, 32) array that starts on a 64-byte cache line.
+
+    NumPy aligns large arrays to 16 bytes only, which puts every other 32-byte hash across two
+    cache lines: verifying a candidate then reads two lines instead of one (the index was about
+    15 % slower at 10 M hashes). Saved files align their arrays to 64 bytes already.
+    """
+    raw = np.empty(count * HASH_BYTES + _LINE, dtype=np.uint8)
+    start = -raw.ctypes.data % _LINE
+    return raw[start : start + count * HASH_BYTES].reshape(count, HASH_BYTES)
+
+
 @dataclass(slots=True)
 class Segment:
-    """An immutable set of unique hashes with their tables; removals are tombstones.
+    """An immutable set of hashes, rows in id order, with their tables; removals are
+    tombstones.
 
-    Readers never write to any array here (they may be read-only views of a file): a removal
-    replaces ``removed`` with a new array.
+    Readers never write to any array but ``tombstones``, which only a removal writes (callers
+    serialise removals against searches); arrays mapped from a file are copied before that.
     """
 
     hashes: NDArray[np.uint8]
-    ids: NDArray[np.int64]
-    extra_rows: NDArray[np.uint32]
-    extra_ids: NDArray[np.int64]
-    removed: NDArray[np.int64]
+    ids: NDArray[Any]
+    id_base: int
+    tombstones: NDArray[np.uint8]
     tables: tuple[TableGeometry, ...]
     directories: list[NDArray[np.uint32]]
-    postings: list[NDArray[np.uint32] | None]
+    postings: list[NDArray[np.uint32]]
+    removed: int = 0
     # Per max_distance: the kernel's table specs, or None to scan. Computed once: a search of
     # one query at 10 M takes about 100 us, and planning in Python took a third of that.
     _plans: dict[int, list[_kernels.TableSpec] | None] = field(default_factory=dict)
@@ -147,36 +187,37 @@ class Segment:
         hashes: NDArray[np.uint8],
         tables: tuple[TableGeometry, ...] | None = None,
     ) -> Segment:
-        """Index ``hashes`` (n, 32) with their distinct ``ids``; equal hashes share one row.
+        """Index ``hashes`` (n, 32) under their distinct ``ids``.
 
         ``tables`` defaults to ``plan_tables(len(hashes))``.
         """
+        ids = np.asarray(ids, dtype=np.int64)
+        hashes = np.asarray(hashes, dtype=np.uint8)
+        rows = _line_aligned_rows(len(hashes))
+        if len(ids) > 1 and not (ids[1:] > ids[:-1]).all():
+            order = np.argsort(ids, kind="stable")
+            ids = ids[order]
+            np.take(hashes, order, axis=0, out=rows)
+        else:
+            rows[...] = hashes
+        hashes = rows
         tables = tables if tables is not None else plan_tables(len(hashes))
-        order = np.empty(len(hashes), dtype=np.uint32)
-        _kernels.sort_hashes(hashes, tables[0].prefix_bits, order)
-        ordered = hashes[order]
-        words = ordered.view(np.uint64)
-        first = np.ones(len(ordered), dtype=bool)
-        first[1:] = (words[1:] != words[:-1]).any(axis=1)
-        row_of = np.cumsum(first, dtype=np.int64) - 1
-        ordered_ids = ids[order]
-        unique = ordered if first.all() else np.ascontiguousarray(ordered[first])
         directories: list[NDArray[np.uint32]] = []
-        postings: list[NDArray[np.uint32] | None] = []
-        for number, table in enumerate(tables):
+        postings: list[NDArray[np.uint32]] = []
+        for table in tables:
             directory = np.empty((1 << table.prefix_bits) + 1, dtype=np.uint32)
-            posting = None if number == 0 else np.empty(len(unique), dtype=np.uint32)
+            posting = np.empty(len(hashes), dtype=np.uint32)
             _kernels.fill_table(
-                unique, table.start, table.key_bits, table.prefix_bits, directory, posting
+                hashes, table.start, table.key_bits, table.prefix_bits, directory, posting
             )
             directories.append(directory)
             postings.append(posting)
+        id_base, stored = _stored_ids(ids)
         return cls(
-            hashes=unique,
-            ids=ordered_ids[first],
-            extra_rows=row_of[~first].astype(np.uint32),
-            extra_ids=ordered_ids[~first],
-            removed=np.zeros(0, dtype=np.int64),
+            hashes=hashes,
+            ids=stored,
+            id_base=id_base,
+            tombstones=np.zeros((len(hashes) + 7) // 8, dtype=np.uint8),
             tables=tables,
             directories=directories,
             postings=postings,
@@ -184,33 +225,74 @@ class Segment:
 
     @property
     def stored_ids(self) -> int:
-        """Ids held, tombstoned ones included."""
-        return len(self.ids) + len(self.extra_ids)
+        """Ids held, removed ones included."""
+        return len(self.ids)
 
     def __len__(self) -> int:
-        return self.stored_ids - len(self.removed)
+        return len(self.ids) - self.removed
 
-    def search(self, queries: NDArray[np.uint8], max_distance: int) -> Hits:
-        """(query_no, id, distance) of every live id within ``max_distance`` of a query."""
-        if max_distance not in self._plans:
-            self._plans[max_distance] = self._plan(max_distance)
-        specs = self._plans[max_distance]
+    def search(
+        self,
+        queries: NDArray[np.uint8],
+        max_distance: int,
+        by_table: bool | None = None,
+        tables: tuple[int, int] | None = None,
+    ) -> Hits:
+        """(query_no, id, distance) of every live id within ``max_distance`` of a query.
+
+        ``tables`` = (first, stop) probes only those tables (a share of the work, see
+        ``table_shares``; the hits of all shares together are the hits). ``by_table`` forces
+        one way of probing (tests); by default a large batch on a large segment goes table by
+        table (``BY_TABLE_ROWS``, ``BY_TABLE_WORK``).
+        """
+        specs = self._plan(max_distance)
+        tombstones = self.tombstones if self.removed else None
+        if by_table is None:
+            size = len(self.ids)
+            by_table = size >= BY_TABLE_ROWS and len(queries) * size >= BY_TABLE_WORK
+        first, stop = tables if tables is not None else (0, len(self.tables))
         if specs is None:
             found = _kernels.scan(queries, self.hashes, max_distance)
         else:
-            found = _kernels.search(queries, self.hashes, max_distance, specs)
+            found = _kernels.search(
+                queries, self.hashes, max_distance, specs, tombstones, by_table, first, stop
+            )
         query_no = np.frombuffer(found[0], dtype=np.uint32).astype(np.int64)
-        rows = np.frombuffer(found[1], dtype=np.uint32)
+        rows = np.frombuffer(found[1], dtype=np.uint32).astype(np.int64)
         distances = np.frombuffer(found[2], dtype=np.uint8).astype(np.int32)
-        ids = self.ids[rows]
-        if len(self.extra_rows):
-            query_no, ids, distances = self._with_extra_ids(rows, query_no, ids, distances)
-        if len(self.removed):
-            live = ~member_mask(ids, self.removed)
-            query_no, ids, distances = query_no[live], ids[live], distances[live]
-        return query_no, ids, distances
+        if specs is None and tombstones is not None:
+            live = ~self._removed_rows(rows)
+            query_no, rows, distances = query_no[live], rows[live], distances[live]
+        return query_no, self._ids_at(rows), distances
+
+    def table_shares(self, max_distance: int, parts: int) -> list[tuple[int, int]] | None:
+        """The tables cut into ``parts`` consecutive (first, stop) ranges of about equal
+        expected work (bucket reads and candidates), for threads that each probe one range
+        with the whole batch; None when this radius is answered by a scan."""
+        if self._plan(max_distance) is None:
+            return None
+        radii = table_radii(self.tables, max_distance)
+        costs = [
+            _probe_cost(table, radius, len(self.hashes)) if radius >= 0 else 0.0
+            for table, radius in zip(self.tables, radii, strict=True)
+        ]
+        total = sum(costs)
+        shares: list[tuple[int, int]] = []
+        first, done = 0, 0.0
+        for number, cost in enumerate(costs):
+            done += cost
+            if len(shares) < parts - 1 and done >= total * (len(shares) + 1) / parts:
+                shares.append((first, number + 1))
+                first = number + 1
+        shares.append((first, len(costs)))
+        return [share for share in shares if share[0] < share[1]]
 
     def _plan(self, max_distance: int) -> list[_kernels.TableSpec] | None:
+        if max_distance not in self._plans:
+            self._plans[max_distance] = self._new_plan(max_distance)
+        return self._plans[max_distance]
+
+    def _new_plan(self, max_distance: int) -> list[_kernels.TableSpec] | None:
         radii = table_radii(self.tables, max_distance)
         if not probing_is_cheaper(self.tables, radii, len(self.hashes)):
             return None
@@ -221,95 +303,111 @@ class Segment:
             )
         ]
 
-    def _with_extra_ids(
-        self,
-        rows: NDArray[np.uint32],
-        query_no: NDArray[np.int64],
-        ids: NDArray[np.int64],
-        distances: NDArray[np.int32],
-    ) -> Hits:
-        first = np.searchsorted(self.extra_rows, rows, side="left")
-        counts = np.searchsorted(self.extra_rows, rows, side="right") - first
-        total = int(counts.sum())
-        if not total:
-            return query_no, ids, distances
-        hit = np.repeat(np.arange(len(rows)), counts)
-        position = np.repeat(first - np.cumsum(counts) + counts, counts) + np.arange(total)
-        return (
-            np.concatenate([query_no, query_no[hit]]),
-            np.concatenate([ids, self.extra_ids[position]]),
-            np.concatenate([distances, distances[hit]]),
-        )
+    def _ids_at(self, rows: NDArray[np.int64]) -> NDArray[np.int64]:
+        return self.ids[rows].astype(np.int64) + self.id_base
+
+    def _removed_rows(self, rows: NDArray[np.int64]) -> NDArray[np.bool_]:
+        return ((self.tombstones[rows >> 3] >> (rows & 7).astype(np.uint8)) & 1).astype(bool)
+
+    def rows_of(self, ids: NDArray[np.int64]) -> NDArray[np.int64]:
+        """The row of each of ``ids`` (-1 where absent, removed ones included): a binary search
+        per id."""
+        ids = np.asarray(ids, dtype=np.int64)
+        rows = np.full(len(ids), -1, dtype=np.int64)
+        if not len(self.ids) or not len(ids):
+            return rows
+        wanted: NDArray[Any]
+        if self.ids.dtype == np.uint32:
+            top = min(self.id_base + _OFFSET_SPAN - 1, np.iinfo(np.int64).max)
+            inside = np.flatnonzero((ids >= self.id_base) & (ids <= top))
+            wanted = (ids[inside] - self.id_base).astype(np.uint32)
+        else:
+            inside = np.arange(len(ids))
+            wanted = ids
+        at = np.minimum(np.searchsorted(self.ids, wanted), len(self.ids) - 1)
+        found = self.ids[at] == wanted
+        rows[inside[found]] = at[found]
+        return rows
 
     def live_ids_among(self, ids: NDArray[np.int64]) -> NDArray[np.bool_]:
-        """Which of ``ids`` are stored here and not removed (one pass over the stored ids)."""
-        stored = np.concatenate(
-            [self.ids[member_mask(self.ids, ids)], self.extra_ids[member_mask(self.extra_ids, ids)]]
-        )
-        return member_mask(ids, stored) & ~member_mask(ids, self.removed)
+        """Which of ``ids`` are stored here and not removed."""
+        rows = self.rows_of(ids)
+        live = rows >= 0
+        live[live] = ~self._removed_rows(rows[live])
+        return live
 
     def remove(self, ids: NDArray[np.int64]) -> int:
-        """Tombstone the live ids among ``ids``; returns how many."""
-        gone = ids[self.live_ids_among(ids)]
-        if len(gone):
-            self.removed = distinct(np.concatenate([self.removed, gone]))
-        return len(gone)
+        """Tombstone the live ids among ``ids`` (distinct); returns how many."""
+        rows = self.rows_of(ids)
+        rows = rows[rows >= 0]
+        rows = rows[~self._removed_rows(rows)]
+        if len(rows):
+            if not self.tombstones.flags.writeable:
+                self.tombstones = self.tombstones.copy()
+            np.bitwise_or.at(
+                self.tombstones, rows >> 3, np.left_shift(1, rows & 7).astype(np.uint8)
+            )
+            self.removed += len(rows)
+        return len(rows)
 
     def entries(self) -> tuple[NDArray[np.int64], NDArray[np.uint8]]:
-        """Live (ids, hashes), for rebuilding or merging."""
-        rows = np.concatenate([np.arange(len(self.ids)), self.extra_rows.astype(np.int64)])
-        ids = np.concatenate([self.ids, self.extra_ids])
-        live = ~member_mask(ids, self.removed)
-        return ids[live], self.hashes[rows[live]]
+        """Live (ids, hashes), ids ascending, for rebuilding or merging."""
+        rows = np.arange(len(self.ids))
+        if self.removed:
+            rows = rows[~self._removed_rows(rows)]
+        return self._ids_at(rows), self.hashes[rows]
 
     def arrays(self) -> dict[str, NDArray[Any]]:
         """The arrays to save, by name; see ``from_arrays``."""
         named: dict[str, NDArray[Any]] = {
             "hashes": self.hashes,
             "ids": self.ids,
-            "extra_rows": self.extra_rows,
-            "extra_ids": self.extra_ids,
-            "removed": self.removed,
+            "tombstones": self.tombstones,
         }
         for number, (directory, posting) in enumerate(
             zip(self.directories, self.postings, strict=True)
         ):
             named[f"directory{number}"] = directory
-            if posting is not None:
-                named[f"postings{number}"] = posting
+            named[f"postings{number}"] = posting
         return named
 
-    def geometry(self) -> list[list[int]]:
-        """The tables as [start, key_bits, prefix_bits] lists, for the file header."""
-        return [[t.start, t.key_bits, t.prefix_bits] for t in self.tables]
+    def meta(self) -> dict[str, Any]:
+        """What the file header keeps of the segment: id_base and the tables as
+        [start, key_bits, prefix_bits] lists."""
+        return {
+            "id_base": self.id_base,
+            "tables": [[t.start, t.key_bits, t.prefix_bits] for t in self.tables],
+        }
 
     @classmethod
-    def from_arrays(cls, geometry: list[list[int]], arrays: dict[str, NDArray[Any]]) -> Segment:
-        """The segment saved as ``geometry()`` and ``arrays()``; raises ValueError if damaged."""
-        tables = tuple(TableGeometry(*(int(v) for v in spec)) for spec in geometry)
-        if not tables or tables[0].start != 0:
-            raise ValueError("a segment needs its first table at bit 0")
-        hashes = arrays["hashes"]
+    def from_arrays(cls, meta: dict[str, Any], arrays: dict[str, NDArray[Any]]) -> Segment:
+        """The segment saved as ``meta()`` and ``arrays()``; raises ValueError if damaged."""
+        tables = tuple(TableGeometry(*(int(v) for v in spec)) for spec in meta["tables"])
+        if not MIN_TABLES <= len(tables) <= MAX_TABLES:
+            raise ValueError(f"a segment has {MIN_TABLES}-{MAX_TABLES} tables")
+        hashes, ids, tombstones = arrays["hashes"], arrays["ids"], arrays["tombstones"]
         rows = len(hashes)
-        if hashes.ndim != 2 or hashes.shape[1] != HASH_BYTES or len(arrays["ids"]) != rows:
+        if hashes.ndim != 2 or hashes.shape[1] != HASH_BYTES or ids.shape != (rows,):
             raise ValueError("hashes and ids disagree")
-        if len(arrays["extra_rows"]) != len(arrays["extra_ids"]):
-            raise ValueError("extra rows and ids disagree")
+        if ids.dtype not in (np.uint32, np.int64):
+            raise ValueError(f"ids of dtype {ids.dtype}")
+        if tombstones.shape != ((rows + 7) // 8,):
+            raise ValueError("tombstones do not match the rows")
         directories = []
-        postings: list[NDArray[np.uint32] | None] = []
+        postings = []
         for number, table in enumerate(tables):
             directory = arrays[f"directory{number}"]
             if len(directory) != (1 << table.prefix_bits) + 1 or int(directory[-1]) != rows:
                 raise ValueError(f"directory {number} does not match the rows")
             directories.append(directory)
-            postings.append(None if number == 0 else arrays[f"postings{number}"])
+            postings.append(arrays[f"postings{number}"])
         return cls(
             hashes=hashes,
-            ids=arrays["ids"],
-            extra_rows=arrays["extra_rows"],
-            extra_ids=arrays["extra_ids"],
-            removed=arrays["removed"],
+            ids=ids,
+            id_base=int(meta["id_base"]),
+            tombstones=tombstones,
             tables=tables,
             directories=directories,
             postings=postings,
+            removed=int(np.bitwise_count(tombstones).sum()),
         )

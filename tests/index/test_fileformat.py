@@ -96,3 +96,27 @@ def test_another_kind_and_unsafe_dtypes_are_refused(tmp_path: Path) -> None:
         write_snapshot(path, "x", {}, {"objects": np.array([object()])})
     with pytest.raises(ValueError, match="cannot be saved"):
         write_snapshot(path, "x", {}, {"floats": np.zeros(2)})
+
+
+def test_a_file_of_the_first_format_version_is_refused_with_what_to_do(tmp_path: Path) -> None:
+    path = tmp_path / "bank.index"
+    index = MihIndex(buffer_limit=10)
+    index.add(np.arange(40, dtype=np.int64), random_hashes(np.random.default_rng(2), 40))
+    index.save(path)
+    data = path.read_bytes()
+    path.write_bytes(data[:8] + struct.pack("<I", 1) + data[12:])
+    with pytest.raises(InvalidIndexFile, match=r"version 1; .* rebuild the index"):
+        MihIndex.load(path)
+
+
+def test_a_segment_whose_arrays_disagree_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "bank.index"
+    index = MihIndex(buffer_limit=10)
+    index.add(np.arange(40, dtype=np.int64), random_hashes(np.random.default_rng(3), 40))
+    index.save(path)
+    snapshot = read_snapshot(path, "mih")
+    arrays = dict(snapshot.arrays)
+    arrays["segment0/tombstones"] = np.zeros(1, dtype=np.uint8)  # 40 rows need 5 bytes
+    write_snapshot(path, "mih", snapshot.meta, arrays)
+    with pytest.raises(InvalidIndexFile, match="tombstones"):
+        MihIndex.load(path)
