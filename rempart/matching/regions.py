@@ -2,8 +2,12 @@
 
 Four steps per query (docs/derivatives.md gives the measurements behind each number):
 
-1. **Seeds.** Every query region of quality >= 50 is looked up in a Hamming index of all
-   reference regions within :data:`SEED_RADIUS` bits; a reference hit once is a candidate.
+1. **Seeds.** Query regions of quality >= 50 are looked up in Hamming indexes of reference
+   regions, each kind where it aims and as far as it must reach (:func:`seed_plan`): the fixed
+   layout, its mirror and the layout inside a frame within 20 or 16 bits of every reference
+   region; anchor pairs within 26 or 23; face regions within 28 of the references' face
+   regions, and each tile of the zoom ladder within 28 of the one reference tile it aims at
+   (small indexes of their own, :data:`TARGETS`). A reference hit once is a candidate.
 2. **Pairs.** All query regions are compared with all the candidate's regions; pairs within
    :data:`PAIR_RADIUS` bits count.
 3. **Geometric agreement.** Every (query box, reference box) pair predicts a per-axis scale and
@@ -22,7 +26,7 @@ regions, ``review`` with :data:`REVIEW_REGIONS`. A single region is never eviden
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -33,15 +37,50 @@ from rempart.errors import InvalidSignal
 from rempart.index import HammingIndex, new_index
 from rempart.signals import QUALITY_FLOOR
 from rempart.signals.regions import (
+    FACE_REGIONS,
     MAX_REFERENCE_REGIONS,
+    ZOOM_TARGETS,
+    Box,
     QueryImage,
     QueryRegion,
     RegionalSignature,
+    zoom_target,
 )
 
 Tier = Literal["remove", "review"]
 
-SEED_RADIUS = 28
+# Seed lookups per kind of query region: (index, radius) pairs, the index being "all" regions or
+# the name of a target. Measured against 100 k references (4.4 M regions, one core): an index
+# lookup costs about 13 / 26 / 26 / 72 us at 16 / 20 / 23 / 26 bits, 15 us at 28 bits in an
+# index of one region per reference. Each radius is the smallest that kept the recall of the
+# all-at-28 plan on the variants it serves (docs/derivatives.md): the layout needs 24 for
+# squared crops, frames and anchor pairs 28 (a frame found a few pixels off, off-centre crops).
+# The ladder of the 4x4 grid's centre tiles is not looked up: it adds agreeing regions once a
+# seed found the reference.
+SEED_LOOKUPS: dict[str, tuple[tuple[str, int], ...]] = {
+    "layout": (("all", 24),),
+    "mirror": (("all", 16),),
+    "border": (("all", 28),),
+    "pair": (("all", 28),),
+    "face": (("face", 28),),
+    **{f"zoom-{name}": ((name, 28),) for name in ZOOM_TARGETS},
+    # A region of a signature posted without pixels, its kind unknown (zoom ladder boxes are
+    # recognised by their geometry and looked up as such).
+    "posted": (("all", 24),),
+}
+# Only the first anchor pairs of a query (pairs of its strongest anchors first) are looked up.
+MAX_SEED_PAIRS = 48
+# Reference regions that some query regions aim at, each kind in an index of its own besides
+# the index of all regions: the zoom targets (one tile per reference each) and face regions.
+TARGETS = (*ZOOM_TARGETS, "face")
+_ALL = "all"
+# Two face regions of one face are the same box grown about its centre by growths whose ratio
+# is one of these (clipped to the image alike); boxes compared to within 3 units of 1/10000.
+_FACE_RATIOS = tuple(big / small for small in FACE_REGIONS for big in FACE_REGIONS if big > small)
+_FACE_BOX_TOLERANCE = 3e-4
+_TARGET_OF_BOX = {box: name for name, box in ZOOM_TARGETS.items()}
+# The largest radius of any lookup: what the false-match model's seed term rests on.
+SEED_RADIUS = max(radius for lookups in SEED_LOOKUPS.values() for _, radius in lookups)
 PAIR_RADIUS = 40
 VERIFY_RADIUS = 40
 BOX_TOLERANCE = 0.1
@@ -94,8 +133,19 @@ class RegionMatcher:
     Not thread-safe for writes: the caller serialises ``add``/``remove`` against ``match``.
     """
 
-    def __init__(self, index: HammingIndex | None = None) -> None:
-        self._index: HammingIndex = index if index is not None else new_index()
+    def __init__(
+        self,
+        index: HammingIndex | None = None,
+        *,
+        index_factory: Callable[[], HammingIndex] = new_index,
+    ) -> None:
+        """``index`` holds every usable reference region (default: ``index_factory()``); one
+        more index per name of :data:`TARGETS`, from ``index_factory``, holds the regions that
+        are such targets (at most one a reference for a zoom target, nine for faces)."""
+        self._indexes: dict[str, HammingIndex] = {
+            _ALL: index if index is not None else index_factory(),
+            **{name: index_factory() for name in TARGETS},
+        }
         self._references: dict[int, _Reference] = {}
 
     def __len__(self) -> int:
@@ -112,8 +162,8 @@ class RegionMatcher:
         Same errors as :meth:`add`; nothing is added when any item is refused.
         """
         staged: dict[int, _Reference] = {}
-        ids: list[NDArray[np.int64]] = []
-        hashes: list[NDArray[np.uint8]] = []
+        ids: dict[str, list[NDArray[np.int64]]] = {name: [] for name in self._indexes}
+        hashes: dict[str, list[NDArray[np.uint8]]] = {name: [] for name in self._indexes}
         for ref_id, signature in items:
             if not 0 <= ref_id <= _MAX_REF_ID:
                 raise ValueError(f"reference ids are 0-{_MAX_REF_ID}")
@@ -126,10 +176,15 @@ class RegionMatcher:
             reference, packed = _stored(signature)
             staged[ref_id] = reference
             usable = np.flatnonzero(reference.usable)
-            ids.append((np.int64(ref_id) << _SLOT_BITS) + usable.astype(np.int64))
-            hashes.append(packed[usable])
-        if ids:
-            self._index.add(np.concatenate(ids), np.concatenate(hashes))
+            targets = reference_targets(signature)
+            for name in self._indexes:
+                slots = usable if name == _ALL else usable[[targets[s] == name for s in usable]]
+                if len(slots):
+                    ids[name].append((np.int64(ref_id) << _SLOT_BITS) + slots.astype(np.int64))
+                    hashes[name].append(packed[slots])
+        for name, index in self._indexes.items():
+            if ids[name]:
+                index.add(np.concatenate(ids[name]), np.concatenate(hashes[name]))
         self._references.update(staged)
 
     def remove(self, ref_id: int) -> bool:
@@ -138,7 +193,8 @@ class RegionMatcher:
         if reference is None:
             return False
         slots = np.arange(len(reference.boxes), dtype=np.int64)
-        self._index.remove((np.int64(ref_id) << _SLOT_BITS) + slots)
+        for index in self._indexes.values():
+            index.remove((np.int64(ref_id) << _SLOT_BITS) + slots)
         return True
 
     def match(self, query: RegionalSignature | QueryImage) -> list[DerivativeMatch]:
@@ -152,19 +208,21 @@ class RegionMatcher:
             image: QueryImage | None = query
         else:
             probes = [
-                QueryRegion(region)
+                QueryRegion(region, kind=_posted_kind(region.box))
                 for region in query.regions
                 if region.hash.quality >= QUALITY_FLOOR
             ]
             image = None
         if not probes or not self._references:
             return []
-        packed = np.stack([probe.region.hash.packed() for probe in probes])
-        seeds = self._index.range_search(packed, SEED_RADIUS)
-        if not len(seeds):
+        packed = np.frombuffer(
+            b"".join(probe.region.hash.bits for probe in probes), dtype=np.uint8
+        ).reshape(-1, 32)
+        seed_probes, seed_ids = self._seeds(probes, packed)
+        if not len(seed_ids):
             return []
-        seed_refs = seeds.ids >> _SLOT_BITS
-        weights = 1.0 / _references_per_probe(seeds.query_no, seed_refs, len(probes))
+        seed_refs = seed_ids >> _SLOT_BITS
+        weights = 1.0 / _references_per_probe(seed_probes, seed_refs, len(probes))
         query_boxes = np.array([probe.region.box for probe in probes], dtype=np.float64)
         mirrored = np.array([probe.mirrored for probe in probes], dtype=bool)
         words = packed.view(np.uint64)
@@ -208,6 +266,70 @@ class RegionMatcher:
         ]
         found.sort(key=lambda m: (-m.score, m.distance, m.ref_id))
         return found
+
+    def _seeds(
+        self, probes: list[QueryRegion], packed: NDArray[np.uint8]
+    ) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+        """(probe number, index id) of every seed hit, one index search per lookup."""
+        numbers: list[NDArray[np.int64]] = [np.zeros(0, dtype=np.int64)]
+        ids: list[NDArray[np.int64]] = [np.zeros(0, dtype=np.int64)]
+        for (name, radius), members in seed_plan(probes).items():
+            rows = np.asarray(members, dtype=np.int64)
+            hits = self._indexes[name].range_search(packed[rows], radius)
+            numbers.append(rows[hits.query_no])
+            ids.append(hits.ids)
+        return np.concatenate(numbers), np.concatenate(ids)
+
+
+def seed_plan(probes: Sequence[QueryRegion]) -> dict[tuple[str, int], list[int]]:
+    """Which probes (by position) are looked up in which index (``"all"`` or a name of
+    :data:`TARGETS`) within which radius, as :data:`SEED_LOOKUPS` says."""
+    plan: dict[tuple[str, int], list[int]] = {}
+    pairs = 0
+    for number, probe in enumerate(probes):
+        if probe.kind == "pair":
+            pairs += 1
+            if pairs > MAX_SEED_PAIRS:
+                continue
+        for lookup in SEED_LOOKUPS.get(probe.kind, ()):
+            plan.setdefault(lookup, []).append(number)
+    return plan
+
+
+def _posted_kind(box: Box) -> str:
+    """The kind a region of a posted signature is looked up as: a zoom ladder's, by its box."""
+    target = zoom_target(box)
+    return "posted" if target is None else f"zoom-{target}"
+
+
+def reference_targets(signature: RegionalSignature) -> list[str | None]:
+    """Per region of a reference signature, the name of :data:`TARGETS` it is indexed under
+    besides the index of all regions, or None.
+
+    Zoom targets are known by their box. Face regions by their geometry: the face, inner-face
+    and head regions of one face are one box grown about its centre by 1.2, 1 and 2.2 (clipped
+    to the image alike), so two regions one of which is the other grown by a ratio of those
+    growths, within 3 units of 1/10000 on every edge, are face regions (the whole image never
+    is one: a large box grown and clipped becomes it).
+    """
+    boxes = np.array([region.box for region in signature.regions], dtype=np.float64)
+    found: list[str | None] = [_TARGET_OF_BOX.get(region.box) for region in signature.regions]
+    if len(boxes) < 2:
+        return found
+    whole = np.all(boxes == (0.0, 0.0, 1.0, 1.0), axis=1)
+    centre = (boxes[:, :2] + boxes[:, 2:]) / 2
+    half = (boxes[:, 2:] - boxes[:, :2]) / 2
+    face = np.zeros(len(boxes), dtype=bool)
+    for ratio in _FACE_RATIOS:
+        grown = np.clip(
+            np.concatenate([centre - ratio * half, centre + ratio * half], axis=1), 0, 1
+        )
+        close = np.all(np.abs(grown[:, None, :] - boxes[None, :, :]) <= _FACE_BOX_TOLERANCE, axis=2)
+        close &= ~whole[:, None] & ~whole[None, :]
+        face |= close.any(axis=0) | close.any(axis=1)
+    return [
+        name if name is not None else ("face" if face[n] else None) for n, name in enumerate(found)
+    ]
 
 
 def _stored(signature: RegionalSignature) -> tuple[_Reference, NDArray[np.uint8]]:
@@ -325,20 +447,40 @@ def _agree(
     distances: NDArray[np.int64],
     weights: NDArray[np.float64],
 ) -> _Agreement | None:
-    """The transform most distinct reference regions agree on (RANSAC over every pair)."""
+    """The transform most distinct reference regions agree on (RANSAC over every pair).
+
+    Every plausible pair is tried as the seed at once: each seed's transform maps all reference
+    boxes (k seeds x n pairs), and the seed whose agreeing pairs weigh most (per distinct
+    reference region, its heaviest pair), then count most distinct regions, then lie closest
+    in Hamming distance, then comes first, wins.
+    """
     candidates = transforms_of(query_boxes, ref_boxes)
-    best: tuple[float, int, int] | None = None
-    best_members: NDArray[np.bool_] | None = None
-    for seed in np.flatnonzero(plausible(candidates)).tolist():
-        members = agreeing(candidates[seed], query_boxes, ref_boxes) & (mirrored == mirrored[seed])
-        members[seed] = True
-        score = _slot_weights(slots[members], weights[members])
-        key = (sum(score.values()), len(score), -int(distances[members].sum()))
-        if best is None or key > best:
-            best, best_members = key, members
-    if best_members is None:
+    seeds = np.flatnonzero(plausible(candidates))
+    if not len(seeds):
         return None
-    members = best_members
+    sx, tx, sy, ty = (candidates[seeds, column][:, None] for column in range(4))
+    error_x = np.maximum(
+        np.abs(sx * ref_boxes[:, 0] + tx - query_boxes[:, 0]),
+        np.abs(sx * ref_boxes[:, 2] + tx - query_boxes[:, 2]),
+    )
+    error_y = np.maximum(
+        np.abs(sy * ref_boxes[:, 1] + ty - query_boxes[:, 1]),
+        np.abs(sy * ref_boxes[:, 3] + ty - query_boxes[:, 3]),
+    )
+    members = (
+        (error_x <= BOX_TOLERANCE * (query_boxes[:, 2] - query_boxes[:, 0]))
+        & (error_y <= BOX_TOLERANCE * (query_boxes[:, 3] - query_boxes[:, 1]))
+        & (mirrored[None, :] == mirrored[seeds][:, None])
+    )
+    members[np.arange(len(seeds)), seeds] = True
+    order = np.argsort(slots, kind="stable")
+    ordered = slots[order]
+    starts = np.flatnonzero(np.concatenate([[True], ordered[1:] != ordered[:-1]]))
+    per_slot = np.maximum.reduceat(np.where(members, weights, 0.0)[:, order], starts, axis=1)
+    score = np.round(per_slot.sum(axis=1), 9)
+    count = (per_slot > 0).sum(axis=1)
+    total = np.where(members, distances, 0).sum(axis=1)
+    members = members[np.lexsort((np.arange(len(seeds)), total, -count, -score))[0]]
     transform = fit(query_boxes[members], ref_boxes[members])
     best_distance: dict[int, int] = {}
     for slot, distance in zip(slots[members].tolist(), distances[members].tolist(), strict=True):
@@ -363,13 +505,14 @@ def _verify(image: QueryImage, reference: _Reference, agreement: _Agreement) -> 
     weights = dict(agreement.weights)
     distances = dict(agreement.distances)
     predicted = apply(agreement.transform, reference.boxes)
+    slots: list[int] = []
+    boxes: list[tuple[float, float, float, float]] = []
     for slot in range(len(reference.boxes)):
-        if slot in weights or not reference.usable[slot]:
-            continue
         box = _clipped(predicted[slot])
-        if box is None:
-            continue
-        value = image.hash_box(box, agreement.mirrored)
+        if slot not in weights and reference.usable[slot] and box is not None:
+            slots.append(slot)
+            boxes.append(box)
+    for slot, value in zip(slots, image.hash_boxes(boxes, agreement.mirrored), strict=True):
         if value.quality < QUALITY_FLOOR:
             continue
         distance = int(

@@ -31,6 +31,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, ClassVar
 
 import cv2
@@ -69,9 +70,14 @@ MAX_QUERY_FACES = 4
 FACE_JITTER = 0.02
 FACE_ZOOMS = (0.96, 1.04)
 # Centred zooms tried by the query (crops that keep the centre): about 3 bits of PDQ per 1% of
-# zoom on a tile, so steps of 4% up to 2x leave every crop within 2% of a step.
+# zoom on a tile, so steps of 4% up to 2x leave every crop within 2% of a step. The centre tiles
+# of the 3x3 and 4x4 grids follow this ladder; the two middle tiles of the upper band, further
+# from the centre (they move more per step), follow steps of 1.5% up to 1.6x.
 ZOOM_STEP = 1.04
 MAX_ZOOM = 2.05
+# The centre tile's ladder also zooms out, to 0.7 (a photo padded or shrunk inside a frame, a
+# screenshot, when the frame is not found: its edge blends with the photo's).
+MIN_ZOOM = 0.7
 BAND_ZOOM_STEP = 1.015
 BAND_MAX_ZOOM = 1.6
 # Anchor pairs: corners (Shi-Tomasi on a copy blurred by 0.6% of the short side, at least 6% of
@@ -97,6 +103,20 @@ MAX_BORDER = 0.25
 # A region with more than this share of its area on a uniform border is not hashed (both sides).
 MAX_BORDER_SHARE = 0.1
 EDGE_SHARE = 0.5
+
+# PDQ's luma weights (Rec. 601), as the C++ reference takes them, and its 16 x 64 DCT matrix
+# (rows 1-16 of the 64-point DCT-II, scaled by sqrt(2 / 64)).
+_LUMA = np.array([[0.299, 0.587, 0.114]], dtype=np.float32)
+_DCT = (
+    np.sqrt(2.0 / REGION_SIDE)
+    * np.cos(
+        np.pi
+        / 2.0
+        / REGION_SIDE
+        * np.arange(1, 17)[:, None]
+        * (2 * np.arange(REGION_SIDE)[None, :] + 1)
+    )
+).astype(np.float32)
 
 _FORMAT = b"RGN"
 _VERSION = 1
@@ -202,9 +222,11 @@ class QueryRegion:
 
     A mirrored region's box is in the mirror image's coordinates, so that all the mirrored
     regions of a query agree on one transform with the reference, as the plain ones do.
-    ``kind`` says why it was hashed (for measurements): ``layout`` (the reference's fixed
-    layout), ``mirror``, ``border`` (inside a frame), ``face``, ``zoom`` (centred-crop ladder)
-    or ``pair`` (two anchors).
+    ``kind`` says why it was hashed, and so how the matcher looks it up: ``layout`` (the
+    reference's fixed layout), ``mirror``, ``border`` (inside a frame), ``face``,
+    ``zoom-centre``, ``zoom-band-left``, ``zoom-band-right`` (centred-crop ladders aimed at a
+    tile of :data:`ZOOM_TARGETS`), ``zoom-4x4`` (the ladder of the 4x4 grid's centre tiles) or
+    ``pair`` (two anchors).
     """
 
     region: Region
@@ -229,7 +251,13 @@ class QueryImage:
 
     def hash_box(self, box: Box, mirrored: bool = False) -> PdqHash:
         """PDQ of ``box`` (normalised); with ``mirrored``, ``box`` is in the mirror image."""
-        return self._canvas.hash(mirror(box) if mirrored else box, mirrored)
+        return self.hash_boxes([box], mirrored)[0]
+
+    def hash_boxes(self, boxes: Sequence[Box], mirrored: bool = False) -> list[PdqHash]:
+        """:meth:`hash_box` of many boxes at once (one batch: cheaper per box)."""
+        if mirrored:
+            boxes = [mirror(box) for box in boxes]
+        return self._canvas.hash_many(boxes, mirrored)
 
 
 def check_box(box: Box) -> None:
@@ -245,6 +273,44 @@ def quantise_box(values: Iterable[float]) -> Box:
     return (x0, y0, x1, y1)
 
 
+def pdq_of_tiles(luma: NDArray[np.float32]) -> list[PdqHash]:
+    """PDQ hashes (with quality) of many 64x64 luma tiles, shape (n, 64, 64), in one pass.
+
+    On a 64x64 input PDQ has nothing to downsample: the hash is the 16x16 block of the tile's
+    DCT thresholded at its median (the 128th smallest coefficient, as the reference's Torben
+    median gives), and the quality counts significant gradients between neighbouring pixels.
+    Both are computed here for all tiles at once (two matrix products and vector operations,
+    float32 as in the C++ reference); on 2,000 tiles of the shared photos every hash and
+    quality equalled ``pdqhash.compute`` of the same tile, at a fifteenth of its cost.
+    """
+    count = len(luma)
+    if not count:
+        return []
+    coefficients = (_DCT @ luma @ _DCT.T).reshape(count, 256)
+    median = np.partition(coefficients, 127, axis=1)[:, 127:128]
+    # Bit i * 16 + j is coefficient (i, j); the hex form starts with bit 255.
+    packed = np.packbits((coefficients > median)[:, ::-1], axis=1)
+    return [
+        PdqHash(bits.tobytes(), quality)
+        for bits, quality in zip(packed, _pdq_quality(luma).tolist(), strict=True)
+    ]
+
+
+def _pdq_quality(luma: NDArray[np.float32]) -> NDArray[np.int64]:
+    """PDQ's quality of each tile: the sum of |trunc((u - v) * 100 / 255)| over vertical and
+    horizontal neighbours (float32, as the reference computes it), divided by 90, at most 100.
+    """
+    total = np.zeros(len(luma), dtype=np.int64)
+    for steps in (
+        np.abs(luma[:, 1:, :] - luma[:, :-1, :]),
+        np.abs(luma[:, :, 1:] - luma[:, :, :-1]),
+    ):
+        steps *= np.float32(100)
+        steps /= np.float32(255)
+        total += steps.astype(np.int32).sum(axis=(1, 2))
+    return np.minimum(total // 90, 100)
+
+
 def grid(n: int, frame: Box = (0.0, 0.0, 1.0, 1.0)) -> list[Box]:
     """The n x n tiles of ``frame``, row by row from the top left."""
     x0, y0, x1, y1 = frame
@@ -254,6 +320,16 @@ def grid(n: int, frame: Box = (0.0, 0.0, 1.0, 1.0)) -> list[Box]:
         for row in range(n)
         for col in range(n)
     ]
+
+
+# The reference tiles that the query's zoom ladder aims at, by name, as references store them:
+# the centre tile of the 3x3 grid and the two middle tiles of the upper band (both sides hash
+# them). A ladder region's kind is "zoom-" and the name of its target.
+ZOOM_TARGETS: dict[str, Box] = {
+    "centre": quantise_box(grid(3)[4]),
+    "band-left": quantise_box(grid(6)[8]),
+    "band-right": quantise_box(grid(6)[9]),
+}
 
 
 def grow(box: Box, factor: float) -> Box:
@@ -305,38 +381,71 @@ class _Canvas:
         y1 = max(y0 + 1, min(self.height, round(box[3] * self.height)))
         return x0, y0, x1, y1
 
-    def hash(self, box: Box, mirrored: bool = False) -> PdqHash:
+    def hash(self, box: Box) -> PdqHash:
+        """The reference side's hash of ``box``: PDQ (the C++ reference) of the RGB tile."""
         x0, y0, x1, y1 = self.pixels(box)
-        tile = np.asarray(
-            cv2.resize(
-                self.rgb[y0:y1, x0:x1], (REGION_SIDE, REGION_SIDE), interpolation=cv2.INTER_AREA
-            ),
-            dtype=np.uint8,
+        tile = cv2.resize(
+            self.rgb[y0:y1, x0:x1], (REGION_SIDE, REGION_SIDE), interpolation=cv2.INTER_AREA
         )
-        if mirrored:
-            tile = np.ascontiguousarray(tile[:, ::-1])
-        return pdq_hash(tile)
+        return pdq_hash(np.asarray(tile, dtype=np.uint8))
 
-    def regions(
-        self,
-        boxes: Iterable[Box],
-        mirrored: bool = False,
-        limit: int | None = None,
-        kind: str = "layout",
-    ) -> list[QueryRegion]:
-        """Hash each box; keep those above the quality floor (mirrored boxes in mirror frame),
-        the first ``limit`` of them when given."""
-        found: list[QueryRegion] = []
+    def reference_regions(self, boxes: Iterable[Box], limit: int | None = None) -> list[Region]:
+        """Hash each box the reference way; keep those above the quality floor, the first
+        ``limit`` of them when given."""
+        found: list[Region] = []
         for box in boxes:
             if limit is not None and len(found) >= limit:
                 break
             if self.mostly_border(box):
                 continue
-            value = self.hash(box, mirrored)
+            value = self.hash(box)
             if value.quality >= QUALITY_FLOOR:
-                shown = mirror(box) if mirrored else box
-                found.append(QueryRegion(Region(value, quantise_box(shown)), mirrored, kind))
+                found.append(Region(value, quantise_box(box)))
         return found
+
+    @cached_property
+    def luma(self) -> NDArray[np.float32]:
+        """PDQ's luma (0.299 R + 0.587 G + 0.114 B) of the working copy, as float32."""
+        rgb = self.rgb.astype(np.float32)
+        return np.asarray(cv2.transform(rgb, _LUMA), dtype=np.float32)
+
+    def hash_many(self, boxes: Sequence[Box], mirrored: bool = False) -> list[PdqHash]:
+        """The query side's hashes of many boxes (in this image's coordinates; ``mirrored``:
+        of the mirror image's tiles, flipped after cutting).
+
+        Each tile is the luma of the working copy resampled to 64x64 with area interpolation,
+        then hashed by :func:`pdq_of_tiles`. The reference side resamples the RGB tile and
+        rounds it to 8 bits before taking the luma; resampling the luma directly skips that
+        rounding and costs a third of the time. Measured on the shared photos: the two hashes
+        of a query region differ by 0.85 bits on average (p99: 12, from boxes whose edges
+        round to another pixel).
+        """
+        tiles = np.empty((len(boxes), REGION_SIDE, REGION_SIDE), dtype=np.float32)
+        for number, box in enumerate(boxes):
+            x0, y0, x1, y1 = self.pixels(box)
+            cv2.resize(
+                self.luma[y0:y1, x0:x1],
+                (REGION_SIDE, REGION_SIDE),
+                dst=tiles[number],
+                interpolation=cv2.INTER_AREA,
+            )
+        if mirrored:
+            tiles = tiles[:, :, ::-1]
+        return pdq_of_tiles(tiles)
+
+    def query_regions(
+        self, boxes: Iterable[Box], mirrored: bool = False, kind: str = "layout"
+    ) -> list[QueryRegion]:
+        """Hash the boxes the query way (see :meth:`hash_many`); keep those above the quality
+        floor. Mirrored regions get their box in mirror coordinates."""
+        kept = [box for box in boxes if not self.mostly_border(box)]
+        return [
+            QueryRegion(
+                Region(value, quantise_box(mirror(box) if mirrored else box)), mirrored, kind
+            )
+            for box, value in zip(kept, self.hash_many(kept, mirrored), strict=True)
+            if value.quality >= QUALITY_FLOOR
+        ]
 
 
 def compute_regional_signature(rgb: NDArray[np.uint8]) -> RegionalSignature:
@@ -362,10 +471,10 @@ def compute_regional_signature(rgb: NDArray[np.uint8]) -> RegionalSignature:
         boxes += [square, *grid(3, square)[:6], *grid(4, square)[:4]]
     boxes += _upper_band()
     anchors = _away_from_edges(_anchors(canvas.grey, 2 * REFERENCE_ANCHORS))[:REFERENCE_ANCHORS]
-    pairs = canvas.regions(_pair_boxes(anchors), limit=MAX_REFERENCE_PAIRS)
-    boxes += [p.region.box for p in pairs]
+    pairs = canvas.reference_regions(_pair_boxes(anchors), limit=MAX_REFERENCE_PAIRS)
+    boxes += [region.box for region in pairs]
     boxes += grid(4)[4:]
-    kept = [probe.region for probe in canvas.regions(boxes)]
+    kept = canvas.reference_regions(boxes)
     return RegionalSignature(tuple(kept[:MAX_REFERENCE_REGIONS]))
 
 
@@ -376,22 +485,35 @@ def compute_query_regions(rgb: NDArray[np.uint8]) -> QueryImage:
     is (a square query is also the reference's centred square); the whole image, 3x3 and 4x4
     grids of its mirror; the same inside a uniform border when one is found (padding,
     screenshots); face and head regions of up to 4 faces, each jittered by 2% and zoomed by 4%;
-    the centre tiles and upper-band tiles under a ladder of centred zooms (crops); and the boxes
+    the centre tiles and upper-band tiles under a ladder of centred zooms (crops; the centre tile
+    zoomed out too, for frames not found); and the boxes
     of pairs of its 24 strongest anchors (any crop). About 300-400 regions; only queries pay.
     """
     canvas = _Canvas(rgb)
     whole: Box = (0.0, 0.0, 1.0, 1.0)
     coarse = [whole, *grid(3), *grid(4)]
-    probes = canvas.regions([*coarse, *_upper_band()[4:]])
-    probes += canvas.regions(coarse, mirrored=True, kind="mirror")
+    probes = canvas.query_regions([*coarse, *_upper_band()[4:]])
+    probes += canvas.query_regions(coarse, mirrored=True, kind="mirror")
     content = canvas.content
     if content is not None:
-        probes += canvas.regions([content, *grid(3, content), *grid(4, content)], kind="border")
-    for face in detect_faces(canvas.grey)[:MAX_QUERY_FACES]:
-        for factor in FACE_REGIONS:
-            probes += canvas.regions(_jittered(grow(face, factor)), kind="face")
-    probes += canvas.regions(_zoom_ladder(), kind="zoom")
-    probes += canvas.regions(_pair_boxes(_anchors(canvas.grey, QUERY_ANCHORS)), kind="pair")
+        probes += canvas.query_regions(
+            [content, *grid(3, content), *grid(4, content)], kind="border"
+        )
+    faces = detect_faces(canvas.grey)[:MAX_QUERY_FACES]
+    probes += canvas.query_regions(
+        [box for face in faces for factor in FACE_REGIONS for box in _jittered(grow(face, factor))],
+        kind="face",
+    )
+    for name, target in ZOOM_TARGETS.items():
+        if name == "centre":
+            ladder = _zoom_ladder([target], ZOOM_STEP, MAX_ZOOM, MIN_ZOOM)
+        else:
+            ladder = _zoom_ladder([target], BAND_ZOOM_STEP, BAND_MAX_ZOOM)
+        probes += canvas.query_regions(ladder, kind=f"zoom-{name}")
+    probes += canvas.query_regions(
+        _zoom_ladder([grid(4)[i] for i in (5, 6, 9, 10)], ZOOM_STEP, MAX_ZOOM), kind="zoom-4x4"
+    )
+    probes += canvas.query_regions(_pair_boxes(_anchors(canvas.grey, QUERY_ANCHORS)), kind="pair")
     return QueryImage(canvas, probes)
 
 
@@ -473,21 +595,34 @@ def _jittered(box: Box) -> list[Box]:
     return found
 
 
-def _zoom_ladder() -> list[Box]:
-    """Where reference tiles land under centred crops: the centre tiles of the 3x3 and 4x4 grids
-    at zooms 1.04-2 in steps of 4%, the two middle tiles of the upper band at zooms 1.02-1.6 in
-    steps of 1.5% (a tile far from the centre moves more per step)."""
-    centre_tiles = [grid(3)[4], *(grid(4)[i] for i in (5, 6, 9, 10))]
+def _zoom_ladder(tiles: Sequence[Box], step: float, top: float, bottom: float = 1.0) -> list[Box]:
+    """Where ``tiles`` land under centred crops: scaled about the image centre by ``step``,
+    ``step`` squared, ... up to ``top``, those still inside the image; then, down to
+    ``bottom``, by 1 / ``step``, 1 / ``step`` squared, ... (the image shrunk inside a frame)."""
     found = []
-    for tiles, step, top in (
-        (centre_tiles, ZOOM_STEP, MAX_ZOOM),
-        (grid(6)[8:10], BAND_ZOOM_STEP, BAND_MAX_ZOOM),
-    ):
-        zoom = step
-        while zoom <= top:
-            found += [box for box in (_zoomed(tile, zoom) for tile in tiles) if _inside(box)]
-            zoom *= step
+    zoom = step
+    while zoom <= top:
+        found += [box for box in (_zoomed(tile, zoom) for tile in tiles) if _inside(box)]
+        zoom *= step
+    zoom = 1 / step
+    while zoom >= bottom:
+        found += [_zoomed(tile, zoom) for tile in tiles]
+        zoom /= step
     return found
+
+
+def zoom_target(box: Box) -> str | None:
+    """The name of the tile of :data:`ZOOM_TARGETS` of which ``box`` is a centred zoom (by other
+    than 1), or None: how the matcher recognises the zoom ladder in a signature posted without
+    kinds."""
+    for name, target in ZOOM_TARGETS.items():
+        zoom = (box[2] - box[0]) / (target[2] - target[0])
+        if abs(zoom - 1) > 0.005 and all(
+            abs(v - (0.5 + (t - 0.5) * zoom)) <= 5.0 / BOX_SCALE
+            for v, t in zip(box, target, strict=True)
+        ):
+            return name
+    return None
 
 
 def _zoomed(box: Box, zoom: float) -> Box:

@@ -4,23 +4,31 @@ from __future__ import annotations
 
 import io
 
+import cv2
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
 from rempart.errors import InvalidSignal
 from rempart.matching.regions import (
+    MAX_SEED_PAIRS,
     REMOVE_REGIONS,
     REVIEW_REGIONS,
+    SEED_LOOKUPS,
     RegionMatcher,
     agreeing,
     fit,
+    reference_targets,
+    seed_plan,
     transforms_of,
 )
 from rempart.media import decode_image_bytes
 from rempart.signals import PdqHash
+from rempart.signals._faces import detect_faces
 from rempart.signals.regions import (
     MAX_REFERENCE_REGIONS,
+    ZOOM_TARGETS,
+    QueryRegion,
     Region,
     RegionalSignature,
     compute_query_regions,
@@ -264,3 +272,40 @@ def test_two_different_photos_in_the_same_frame_do_not_match() -> None:
     assert found == []
     # ...while the framed photo itself is still found.
     assert [m.ref_id for m in matcher.match(compute_query_regions(reencoded(images[0])))] == [0]
+
+
+# --- seed lookups -------------------------------------------------------------------------
+
+
+def test_reference_regions_are_indexed_under_the_target_they_are() -> None:
+    face_photo = np.asarray(Image.open(PHOTOS / "img_0003.jpg").convert("RGB"))  # one face
+    signature = compute_regional_signature(face_photo)
+    targets = reference_targets(signature)
+    boxes = {region.box: target for region, target in zip(signature.regions, targets, strict=True)}
+    for name, box in ZOOM_TARGETS.items():
+        assert boxes.get(box) == name
+    face = detect_faces(cv2.cvtColor(face_photo, cv2.COLOR_RGB2GRAY))
+    assert targets.count("face") >= 2  # the face's regions are found by their geometry alone
+    assert boxes[(0.0, 0.0, 1.0, 1.0)] is None
+    assert len(face) == 1
+    # A photo without faces has no face regions, whatever its anchors' boxes.
+    plain = compute_regional_signature(np.asarray(Image.open(PHOTOS / "img_0010.jpg")))
+    assert "face" not in reference_targets(plain)
+
+
+def test_seed_plan_sends_each_kind_to_its_indexes_and_radii() -> None:
+    region = Region(PdqHash(bytes(32), 90), (0.0, 0.0, 1.0, 1.0))
+    kinds = ["layout", "mirror", "face", "zoom-centre", "zoom-4x4", "posted"]
+    kinds += ["pair"] * (MAX_SEED_PAIRS + 5)
+    plan = seed_plan([QueryRegion(region, kind=kind) for kind in kinds])
+    for number, kind in enumerate(kinds[:6]):
+        lookups = SEED_LOOKUPS.get(kind, ())
+        assert all(number in plan[lookup] for lookup in lookups), kind
+        assert sum(number in members for members in plan.values()) == len(lookups), kind
+    assert ("centre", 28) in SEED_LOOKUPS["zoom-centre"]  # a ladder aims at its target tile
+    assert ("face", 28) in SEED_LOOKUPS["face"]
+    assert "zoom-4x4" not in SEED_LOOKUPS  # that ladder only adds agreeing regions
+    assert 4 not in [n for members in plan.values() for n in members]
+    pairs = [n for n, kind in enumerate(kinds) if kind == "pair"]
+    in_plan = {n for lookup in SEED_LOOKUPS["pair"] for n in plan[lookup]}
+    assert in_plan == set(pairs[:MAX_SEED_PAIRS])  # only the strongest pairs

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 from hypothesis import given
@@ -11,7 +12,7 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from rempart.errors import InvalidSignal
-from rempart.signals import QUALITY_FLOOR, PdqHash
+from rempart.signals import QUALITY_FLOOR, PdqHash, pdq_hash
 from rempart.signals._faces import detect_faces
 from rempart.signals.regions import (
     FACE_GROWTH,
@@ -19,6 +20,7 @@ from rempart.signals.regions import (
     INNER_FACE_GROWTH,
     MAX_QUERY_REGIONS,
     MAX_REFERENCE_REGIONS,
+    ZOOM_TARGETS,
     Region,
     RegionalSignature,
     compute_query_regions,
@@ -26,6 +28,9 @@ from rempart.signals.regions import (
     grid,
     grow,
     mirror,
+    pdq_of_tiles,
+    quantise_box,
+    zoom_target,
 )
 from tests.conftest import PHOTOS
 
@@ -208,3 +213,59 @@ def test_reference_limit_is_enforced_when_asked() -> None:
         RegionalSignature.from_json(wire(*[GOOD] * 49), max_regions=MAX_REFERENCE_REGIONS)
     with pytest.raises(InvalidSignal):
         RegionalSignature.from_bytes(b"RGN\x01\x01\x00" + b"\x00" * 40)
+
+
+# --- the query side's batch hashing -------------------------------------------------------
+
+
+def test_batch_tile_hashing_equals_the_reference_pdq(plain: np.ndarray) -> None:
+    # Tiles of a real photo, cut and resampled to 64x64 as the reference side does; their luma
+    # (taken as the C++ reference takes it) hashed in one batch must give the same bits and
+    # quality as pdqhash on the RGB tile.
+    rng = np.random.default_rng(3)
+    height, width = plain.shape[:2]
+    tiles = []
+    for _ in range(40):
+        x0, y0 = int(rng.integers(0, width // 2)), int(rng.integers(0, height // 2))
+        x1, y1 = x0 + int(rng.integers(32, width // 2)), y0 + int(rng.integers(32, height // 2))
+        tiles.append(cv2.resize(plain[y0:y1, x0:x1], (64, 64), interpolation=cv2.INTER_AREA))
+    tiles.append(np.full((64, 64, 3), 128, dtype=np.uint8))  # flat: quality 0
+    rgb = np.stack(tiles).astype(np.float32)
+    luma = rgb[..., 0] * np.float32(0.299) + rgb[..., 1] * np.float32(0.587)
+    luma += rgb[..., 2] * np.float32(0.114)
+    ours = pdq_of_tiles(luma)
+    theirs = [pdq_hash(np.ascontiguousarray(tile)) for tile in tiles]
+    # The flat tile's bits are arbitrary (every coefficient ties with the median): compare the
+    # others' bits; its quality, 0, marks it unusable on both sides.
+    distances = [a.distance(b) for a, b in zip(ours[:-1], theirs[:-1], strict=True)]
+    print(f"\nbatch vs reference PDQ, bits per tile: {distances}")
+    assert max(distances) <= 2, distances
+    assert sum(d == 0 for d in distances) >= 0.9 * len(distances)
+    assert [a.quality for a in ours] == [b.quality for b in theirs]
+    assert ours[-1].quality == 0
+
+
+def test_batch_hashes_of_query_boxes_match_single_hashes(plain: np.ndarray) -> None:
+    query = compute_query_regions(plain)
+    boxes = [(0.0, 0.0, 0.5, 0.5), (0.25, 0.1, 0.9, 0.7), (0.5, 0.5, 1.0, 1.0)]
+    assert query.hash_boxes(boxes) == [query.hash_box(box) for box in boxes]
+    assert query.hash_boxes(boxes, mirrored=True) == [
+        query.hash_box(box, mirrored=True) for box in boxes
+    ]
+    assert pdq_of_tiles(np.zeros((0, 64, 64), dtype=np.float32)) == []
+
+
+def test_zoom_ladder_boxes_name_the_tile_they_aim_at() -> None:
+    for name, target in ZOOM_TARGETS.items():
+        zoomed = tuple(0.5 + (v - 0.5) * 1.3 for v in target)
+        assert zoom_target(quantise_box(zoomed)) == name
+        assert zoom_target(target) is None  # zoom 1 is the tile itself, not a ladder step
+    assert zoom_target((0.1, 0.1, 0.4, 0.4)) is None
+
+
+def test_query_regions_say_which_tile_a_zoom_aims_at(plain: np.ndarray) -> None:
+    kinds = {probe.kind for probe in compute_query_regions(plain).probes}
+    assert {"layout", "mirror", "zoom-centre", "zoom-band-left", "zoom-band-right"} <= kinds
+    for probe in compute_query_regions(plain).probes:
+        if probe.kind.startswith("zoom-") and probe.kind != "zoom-4x4":
+            assert zoom_target(probe.region.box) == probe.kind.removeprefix("zoom-")
