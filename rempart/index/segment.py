@@ -41,10 +41,11 @@ MIN_TABLES = 8
 MAX_TABLES = 32
 # The default plan stops at 16 tables: more measured no faster on small segments.
 _MOST_PLANNED = 16
-# Buckets of about 2^BUCKET_LOG postings: a probe reads two or three cache lines of postings and
+# Buckets of about 2^BUCKET_LOG postings: a probe reads one or two cache lines of postings and
 # filters them in one tight loop, and the directories stay at about 4 / 2^BUCKET_LOG bytes per
-# hash and table (3, 4 and 5 measured within a few percent; 5 is the smallest: docs/index.md).
-BUCKET_LOG = 5
+# hash and table. Measured at 10 M (one thread, CPU time per query in a batch of 1000): 174-183
+# us with 3, 188 with 4, 215-259 with 5; 4 keeps the speed of 3 at half its directory bytes.
+BUCKET_LOG = 4
 _MAX_PREFIX_BITS = 28
 # A scan reads a row sequentially for a fraction of what a probe or a candidate costs (a cache
 # miss): past this ratio of estimated probe work to rows, a radius is answered by scanning.
