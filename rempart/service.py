@@ -174,14 +174,20 @@ class Service:
 
     # -- auth -------------------------------------------------------------------------------
 
+    def cached_principal(self, token: str) -> Principal | None:
+        """The principal of an API key verified in the last few seconds, else None: no database
+        access, so the event loop can ask it without a thread hop."""
+        with self._keys.lock:
+            held = self._keys.entries.get(hash_secret(token))
+        return held[0] if held is not None and held[1] > time.monotonic() else None
+
     def authenticate(self, token: str) -> Principal:
         """The principal of an API key; verified keys are cached for a few seconds."""
+        held = self.cached_principal(token)
+        if held is not None:
+            return held
         cache_key = hash_secret(token)
         now = time.monotonic()
-        with self._keys.lock:
-            held = self._keys.entries.get(cache_key)
-        if held is not None and held[1] > now:
-            return held[0]
         with self.db.reading() as session:
             principal = authenticate(session, token)
         with self._keys.lock:
