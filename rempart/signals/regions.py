@@ -361,17 +361,10 @@ class _Canvas:
         self.content = _content_box(self.grey)
 
     def __getstate__(self) -> dict[str, Any]:
-        """Pickled without the luma cache and the grey copy: a query image crosses a process
-        boundary when a hashing pool computes it, and both are quick to recompute where they
-        are needed (the float luma alone is larger than the pixels)."""
-        state = dict(self.__dict__)
-        state.pop("luma", None)
-        state.pop("grey", None)
-        return state
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
-        self.grey = np.asarray(cv2.cvtColor(self.rgb, cv2.COLOR_RGB2GRAY), dtype=np.uint8)
+        """Pickled without the luma cache: a query image crosses a process boundary when a
+        hashing pool computes it, the float luma is larger than the pixels, and
+        :meth:`hash_many` recomputes it where it is needed."""
+        return {name: value for name, value in self.__dict__.items() if name != "luma"}
 
     def mostly_border(self, box: Box) -> bool:
         """Whether more than :data:`MAX_BORDER_SHARE` of ``box`` lies on a uniform border.

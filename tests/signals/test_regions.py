@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 
 import cv2
@@ -269,3 +270,13 @@ def test_query_regions_say_which_tile_a_zoom_aims_at(plain: np.ndarray) -> None:
     for probe in compute_query_regions(plain).probes:
         if probe.kind.startswith("zoom-") and probe.kind != "zoom-4x4":
             assert zoom_target(probe.region.box) == probe.kind.removeprefix("zoom-")
+
+
+def test_a_query_image_crosses_processes_without_its_luma_cache(plain: np.ndarray) -> None:
+    query = compute_query_regions(plain)
+    boxes = [(0.1, 0.1, 0.6, 0.6), (0.3, 0.2, 0.9, 0.8)]
+    copy = pickle.loads(pickle.dumps(query))
+    assert "luma" in vars(query._canvas)  # computed while hashing the query regions...
+    assert "luma" not in vars(copy._canvas)  # ...and left behind: recomputed on demand
+    assert copy.probes == query.probes
+    assert copy.hash_boxes(boxes) == query.hash_boxes(boxes)
