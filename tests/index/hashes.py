@@ -8,6 +8,8 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
+from rempart.index.base import sorted_hits
+
 
 def random_hashes(rng: np.random.Generator, count: int) -> NDArray[np.uint8]:
     return rng.integers(0, 256, size=(count, 32), dtype=np.uint8)
@@ -45,3 +47,13 @@ def oracle(
         query_no.tolist(), ids[rows].tolist(), distances[query_no, rows].tolist(), strict=True
     )
     return sorted(found, key=lambda hit: (hit[0], hit[2], hit[1]))
+
+
+def hit_list(
+    query_no: NDArray[np.int64], ids: NDArray[np.int64], distances: NDArray[np.int32]
+) -> list[tuple[int, int, int]]:
+    """Raw (unordered) search hits as the oracle lists them."""
+    hits = sorted_hits(query_no, ids, distances)
+    return list(
+        zip(hits.query_no.tolist(), hits.ids.tolist(), hits.distances.tolist(), strict=True)
+    )

@@ -17,7 +17,7 @@ from rempart.index.segment import (
     probing_is_cheaper,
     table_radii,
 )
-from tests.index.hashes import oracle, planted_queries, random_hashes
+from tests.index.hashes import hit_list, oracle, planted_queries, random_hashes
 
 
 @pytest.mark.parametrize("rows", [1, 2, 1000, 100_000, 1_000_000, 10_000_000, 300_000_000])
@@ -74,16 +74,7 @@ def test_every_geometry_is_exact_at_every_radius(count: int, kernel: str) -> Non
         )
         segment = Segment.build(ids, hashes, tables)
         for max_distance, by_table in itertools.product(range(64), (False, True)):
-            query_no, found_ids, distances = segment.search(queries, max_distance, by_table)
-            order = np.lexsort((found_ids, distances, query_no))
-            found = list(
-                zip(
-                    query_no[order].tolist(),
-                    found_ids[order].tolist(),
-                    distances[order].tolist(),
-                    strict=True,
-                )
-            )
+            found = hit_list(*segment.search(queries, max_distance, by_table))
             expected = [hit for hit in within_63 if hit[2] <= max_distance]
             assert found == expected, (prefix, max_distance, by_table)
 
@@ -137,16 +128,7 @@ def test_removed_rows_are_skipped_by_every_search_path(kernel: str) -> None:
     queries = planted_queries(rng, hashes, list(range(41)))
     # 63 scans this segment instead of probing it
     for max_distance, by_table in itertools.product((0, 31, 63), (False, True)):
-        query_no, found, distances = segment.search(queries, max_distance, by_table)
-        order = np.lexsort((found, distances, query_no))
-        got = list(
-            zip(
-                query_no[order].tolist(),
-                found[order].tolist(),
-                distances[order].tolist(),
-                strict=True,
-            )
-        )
+        got = hit_list(*segment.search(queries, max_distance, by_table))
         assert got == oracle(ids[keep], hashes[keep], queries, max_distance)
 
 
