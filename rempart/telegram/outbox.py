@@ -83,21 +83,25 @@ class MessagePoster:
         body, used = render_group(pending)
         if not used:
             return
-        self._next[chat_id] = time.monotonic() + self.interval
+        # The pace is counted from the end of each send: Telegram counts arrivals, and a send
+        # that was slow to arrive must not let the next one follow it early. One try per turn,
+        # so a retry waits its turn too.
         try:
-            await call(lambda: self.bot.send_message(chat_id, body), attempts=2)
+            await call(lambda: self.bot.send_message(chat_id, body), attempts=1)
         except RetryAfter as exc:
-            self._next[chat_id] = time.monotonic() + retry_after_seconds(exc)
+            self._next[chat_id] = time.monotonic() + max(self.interval, retry_after_seconds(exc))
             return
         except (BadRequest, Forbidden) as exc:
             # The log channel is gone or the bot may not post there: say so, keep the rest.
             log.warning("messages refused by their chat", extra={"error": type(exc).__name__})
+            self._next[chat_id] = time.monotonic() + self.interval
             await asyncio.to_thread(self.store.messages_done, used, "failed")
             return
         except TelegramError as exc:
             log.warning("messages not posted yet", extra={"error": type(exc).__name__})
-            self._next[chat_id] = time.monotonic() + RETRY_LATER
+            self._next[chat_id] = time.monotonic() + max(self.interval, RETRY_LATER)
             return
+        self._next[chat_id] = time.monotonic() + self.interval
         await asyncio.to_thread(self.store.messages_done, used, "sent")
 
 
