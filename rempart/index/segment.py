@@ -52,11 +52,12 @@ _MAX_PREFIX_BITS = 28
 SCAN_RATIO = 0.25
 _LINE = 64
 # A batch is searched table by table (its probes sorted and swept through each table) on a
-# segment of BY_TABLE_ROWS rows or more once queries * rows reach BY_TABLE_WORK: about 30
-# queries at 10 M hashes, 270 at 1 M. Below, query by query was as fast or faster (the tables
-# stay in cache, or the probes are too few to be worth sorting); measured in docs/index.md.
+# segment of BY_TABLE_ROWS rows or more once queries * rows reach BY_TABLE_WORK: about 7
+# queries at 10 M hashes, 16 at 4 M, 64 at 1 M. Below, query by query was as fast or faster (the
+# tables stay in cache, or the probes are too few to be worth sorting); measured in
+# docs/index.md.
 BY_TABLE_ROWS = 1 << 20
-BY_TABLE_WORK = 1 << 28
+BY_TABLE_WORK = 1 << 26
 # Ids of a segment fit uint32 offsets from the smallest when they span less than this.
 _OFFSET_SPAN = 1 << 32
 
