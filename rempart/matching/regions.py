@@ -4,10 +4,11 @@ Four steps per query (docs/derivatives.md gives the measurements behind each num
 
 1. **Seeds.** Query regions of quality >= 50 are looked up in Hamming indexes of reference
    regions, each kind where it aims and as far as it must reach (:func:`seed_plan`): the fixed
-   layout, its mirror and the layout inside a frame within 20 or 16 bits of every reference
-   region; anchor pairs within 26 or 23; face regions within 28 of the references' face
-   regions, and each tile of the zoom ladder within 28 of the one reference tile it aims at
-   (small indexes of their own, :data:`TARGETS`). A reference hit once is a candidate.
+   layout within 24 bits of every reference region, its mirror within 16 and the layout inside
+   a frame within 28; anchor pairs within 28 of the references' anchor-pair regions, face
+   regions within 28 of their face regions, and each tile of the zoom ladder within 28 of the
+   one reference tile it aims at (smaller indexes of their own, :data:`TARGETS`). A reference
+   hit once is a candidate.
 2. **Pairs.** All query regions are compared with all the candidate's regions; pairs within
    :data:`PAIR_RADIUS` bits count.
 3. **Geometric agreement.** Every (query box, reference box) pair predicts a per-axis scale and
@@ -44,6 +45,7 @@ from rempart.signals.regions import (
     QueryImage,
     QueryRegion,
     RegionalSignature,
+    layout_box,
     zoom_target,
 )
 
@@ -61,7 +63,7 @@ SEED_LOOKUPS: dict[str, tuple[tuple[str, int], ...]] = {
     "layout": (("all", 24),),
     "mirror": (("all", 16),),
     "border": (("all", 28),),
-    "pair": (("all", 28),),
+    "pair": (("pair", 28),),
     "face": (("face", 28),),
     **{f"zoom-{name}": ((name, 28),) for name in ZOOM_TARGETS},
     # A region of a signature posted without pixels, its kind unknown (zoom ladder boxes are
@@ -71,14 +73,17 @@ SEED_LOOKUPS: dict[str, tuple[tuple[str, int], ...]] = {
 # Only the first anchor pairs of a query (pairs of its strongest anchors first) are looked up.
 MAX_SEED_PAIRS = 48
 # Reference regions that some query regions aim at, each kind in an index of its own besides
-# the index of all regions: the zoom targets (one tile per reference each) and face regions.
-TARGETS = (*ZOOM_TARGETS, "face")
+# the index of all regions: the zoom targets (one tile per reference each), face regions and
+# anchor-pair regions (a quarter of a reference's regions: the lookups that cost most, at 28
+# bits, search an index a quarter the size).
+TARGETS = (*ZOOM_TARGETS, "face", "pair")
 _ALL = "all"
 # Two face regions of one face are the same box grown about its centre by growths whose ratio
 # is one of these (clipped to the image alike); boxes compared to within 3 units of 1/10000.
 _FACE_RATIOS = tuple(big / small for small in FACE_REGIONS for big in FACE_REGIONS if big > small)
 _FACE_BOX_TOLERANCE = 3e-4
 _TARGET_OF_BOX = {box: name for name, box in ZOOM_TARGETS.items()}
+_WHOLE: Box = (0.0, 0.0, 1.0, 1.0)
 # The largest radius of any lookup: what the false-match model's seed term rests on.
 SEED_RADIUS = max(radius for lookups in SEED_LOOKUPS.values() for _, radius in lookups)
 PAIR_RADIUS = 40
@@ -310,16 +315,31 @@ def reference_targets(signature: RegionalSignature) -> list[str | None]:
     and head regions of one face are one box grown about its centre by 1.2, 1 and 2.2 (clipped
     to the image alike), so two regions one of which is the other grown by a ratio of those
     growths, within 3 units of 1/10000 on every edge, are face regions (the whole image never
-    is one: a large box grown and clipped becomes it).
+    is one: a large box grown and clipped becomes it). Anchor-pair regions are the rest: boxes
+    that are not of the fixed layout (:func:`~rempart.signals.regions.layout_box`), and the
+    whole image: in a screenshot or a framed copy whose frame was not found, anchors on the
+    photo's corners span it.
     """
     boxes = np.array([region.box for region in signature.regions], dtype=np.float64)
     found: list[str | None] = [_TARGET_OF_BOX.get(region.box) for region in signature.regions]
+    face = _face_regions(boxes.reshape(-1, 4))
+    for number, region in enumerate(signature.regions):
+        if found[number] is None and face[number]:
+            found[number] = "face"
+        elif found[number] is None and (region.box == _WHOLE or not layout_box(region.box)):
+            found[number] = "pair"
+    return found
+
+
+def _face_regions(boxes: NDArray[np.float64]) -> NDArray[np.bool_]:
+    """Which of a reference's boxes are face regions, by their geometry (see
+    :func:`reference_targets`)."""
+    face = np.zeros(len(boxes), dtype=bool)
     if len(boxes) < 2:
-        return found
-    whole = np.all(boxes == (0.0, 0.0, 1.0, 1.0), axis=1)
+        return face
+    whole = np.all(boxes == _WHOLE, axis=1)
     centre = (boxes[:, :2] + boxes[:, 2:]) / 2
     half = (boxes[:, 2:] - boxes[:, :2]) / 2
-    face = np.zeros(len(boxes), dtype=bool)
     for ratio in _FACE_RATIOS:
         grown = np.clip(
             np.concatenate([centre - ratio * half, centre + ratio * half], axis=1), 0, 1
@@ -327,9 +347,7 @@ def reference_targets(signature: RegionalSignature) -> list[str | None]:
         close = np.all(np.abs(grown[:, None, :] - boxes[None, :, :]) <= _FACE_BOX_TOLERANCE, axis=2)
         close &= ~whole[:, None] & ~whole[None, :]
         face |= close.any(axis=0) | close.any(axis=1)
-    return [
-        name if name is not None else ("face" if face[n] else None) for n, name in enumerate(found)
-    ]
+    return face
 
 
 def _stored(signature: RegionalSignature) -> tuple[_Reference, NDArray[np.uint8]]:

@@ -631,6 +631,46 @@ def zoom_target(box: Box) -> str | None:
     return None
 
 
+def layout_box(box: Box) -> bool:
+    """Whether ``box`` (quantised) is a box of the reference's fixed layout: the whole image,
+    its 3x3 and 4x4 grids, the upper band, or the centred square (whatever the image's aspect)
+    and its tiles. How the matcher tells anchor-pair boxes, which are anything else but faces,
+    apart in a signature posted without kinds."""
+    if box in _FIXED_BOXES:
+        return True
+    return _square_tile(box) or _square_tile((box[1], box[0], box[3], box[2]))
+
+
+# The boxes of the reference's layout that do not depend on the image (quantised).
+_FIXED_BOXES = frozenset(
+    quantise_box(box) for box in [(0.0, 0.0, 1.0, 1.0), *grid(3), *grid(4), *_upper_band()]
+)
+# Within this of its exact value, a quantised coordinate is taken for it (3 rounding units; a
+# column's predicted edge, from a width and a margin, within one such per column of the grid).
+_LAYOUT_TOLERANCE = 3.0 / BOX_SCALE
+
+
+def _square_tile(box: Box) -> bool:
+    """Whether ``box`` is the centred square of a landscape image (full height, centred in x),
+    or a tile of its 3x3 or 4x4 grid (rows on thirds or quarters, columns evenly spaced from a
+    margin); a portrait image's are the same with the axes swapped."""
+    x0, y0, x1, y1 = box
+    tolerance = _LAYOUT_TOLERANCE
+    if abs(y0) <= tolerance and abs(y1 - 1.0) <= tolerance:
+        return x0 > tolerance and abs(x0 + x1 - 1.0) <= 2 * tolerance
+    width = x1 - x0
+    for n in (3, 4):
+        row = round(y0 * n)
+        if abs(y0 - row / n) > tolerance or abs(y1 - (row + 1) / n) > tolerance:
+            continue
+        margin = (1.0 - n * width) / 2
+        column = round((x0 - margin) / width)
+        on_column = abs(x0 - (margin + column * width)) <= n * tolerance
+        if margin > tolerance and 0 <= column < n and on_column:
+            return True
+    return False
+
+
 def _zoomed(box: Box, zoom: float) -> Box:
     """``box`` scaled by ``zoom`` about the image centre (how a centred crop moves it)."""
     x0, y0, x1, y1 = (0.5 + (v - 0.5) * zoom for v in box)

@@ -24,6 +24,7 @@ from rempart.matching.regions import (
 )
 from rempart.media import decode_image_bytes
 from rempart.signals import PdqHash
+from rempart.signals import regions as signal_regions
 from rempart.signals._faces import detect_faces
 from rempart.signals.regions import (
     MAX_REFERENCE_REGIONS,
@@ -277,7 +278,18 @@ def test_two_different_photos_in_the_same_frame_do_not_match() -> None:
 # --- seed lookups -------------------------------------------------------------------------
 
 
-def test_reference_regions_are_indexed_under_the_target_they_are() -> None:
+def test_reference_regions_are_indexed_under_the_target_they_are(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    spanned: list[tuple[float, float, float, float]] = []
+    boxes_of_pairs = signal_regions._pair_boxes
+
+    def pair_boxes(points: list[tuple[float, float]]) -> list[tuple[float, float, float, float]]:
+        found = boxes_of_pairs(points)
+        spanned.extend(quantise_box(box) for box in found)
+        return found
+
+    monkeypatch.setattr(signal_regions, "_pair_boxes", pair_boxes)
     face_photo = np.asarray(Image.open(PHOTOS / "img_0003.jpg").convert("RGB"))  # one face
     signature = compute_regional_signature(face_photo)
     targets = reference_targets(signature)
@@ -286,8 +298,12 @@ def test_reference_regions_are_indexed_under_the_target_they_are() -> None:
         assert boxes.get(box) == name
     face = detect_faces(cv2.cvtColor(face_photo, cv2.COLOR_RGB2GRAY))
     assert targets.count("face") >= 2  # the face's regions are found by their geometry alone
-    assert boxes[(0.0, 0.0, 1.0, 1.0)] is None
     assert len(face) == 1
+    # Anchor pairs are told apart from the layout (the centred square's tiles included); the
+    # whole image joins them (anchors on the corners of a framed photo span it).
+    pairs = {box for box, target in boxes.items() if target == "pair"}
+    assert pairs == {box for box in boxes if box in spanned} | {(0.0, 0.0, 1.0, 1.0)}
+    assert len(pairs) > 1
     # A photo without faces has no face regions, whatever its anchors' boxes.
     plain = compute_regional_signature(np.asarray(Image.open(PHOTOS / "img_0010.jpg")))
     assert "face" not in reference_targets(plain)
@@ -304,6 +320,7 @@ def test_seed_plan_sends_each_kind_to_its_indexes_and_radii() -> None:
         assert sum(number in members for members in plan.values()) == len(lookups), kind
     assert ("centre", 28) in SEED_LOOKUPS["zoom-centre"]  # a ladder aims at its target tile
     assert ("face", 28) in SEED_LOOKUPS["face"]
+    assert ("pair", 28) in SEED_LOOKUPS["pair"]  # anchor pairs aim at the references' pairs
     assert "zoom-4x4" not in SEED_LOOKUPS  # that ladder only adds agreeing regions
     assert 4 not in [n for members in plan.values() for n in members]
     pairs = [n for n, kind in enumerate(kinds) if kind == "pair"]

@@ -28,6 +28,7 @@ from rempart.signals.regions import (
     compute_regional_signature,
     grid,
     grow,
+    layout_box,
     mirror,
     pdq_of_tiles,
     quantise_box,
@@ -262,6 +263,33 @@ def test_zoom_ladder_boxes_name_the_tile_they_aim_at() -> None:
         assert zoom_target(quantise_box(zoomed)) == name
         assert zoom_target(target) is None  # zoom 1 is the tile itself, not a ladder step
     assert zoom_target((0.1, 0.1, 0.4, 0.4)) is None
+
+
+@given(st.integers(100, 4000), st.integers(100, 4000))
+def test_layout_boxes_are_known_whatever_the_aspect(width: int, height: int) -> None:
+    fixed = [(0.0, 0.0, 1.0, 1.0), *grid(3), *grid(4), *grid(6)[7:11]]
+    # The centred square of a non-square image and its tiles, as docs/derivatives.md lays out.
+    layout = fixed
+    if max(width, height) >= 1.05 * min(width, height):
+        margin = (1 - min(width, height) / max(width, height)) / 2
+        square = (
+            (margin, 0.0, 1 - margin, 1.0) if width > height else (0.0, margin, 1.0, 1 - margin)
+        )
+        layout = [*fixed, square, *grid(3, square), *grid(4, square)]
+    assert all(layout_box(quantise_box(box)) for box in layout)
+
+
+@given(st.lists(st.floats(0.05, 0.95), min_size=4, max_size=4))
+def test_anchor_pair_boxes_are_not_layout_boxes(corners: list[float]) -> None:
+    ax, ay, bx, by = corners
+    box = quantise_box((min(ax, bx), min(ay, by), max(ax, bx), max(ay, by)))
+    near_layout = any(
+        max(abs(v - t) for v, t in zip(box, tile, strict=True)) < 0.002
+        for n in (3, 4)
+        for tile in grid(n)
+    )
+    if box[0] < box[2] and box[1] < box[3] and not near_layout:
+        assert not layout_box(box)
 
 
 def test_query_regions_say_which_tile_a_zoom_aims_at(plain: np.ndarray) -> None:
