@@ -86,23 +86,22 @@ class MessagePoster:
         # The pace is counted from the end of each send: Telegram counts arrivals, and a send
         # that was slow to arrive must not let the next one follow it early. One try per turn,
         # so a retry waits its turn too.
+        wait = self.interval
+        outcome: str | None = "sent"  # None: still queued, posted on a later turn
         try:
             await call(lambda: self.bot.send_message(chat_id, body), attempts=1)
         except RetryAfter as exc:
-            self._next[chat_id] = time.monotonic() + max(self.interval, retry_after_seconds(exc))
-            return
+            wait, outcome = max(self.interval, retry_after_seconds(exc)), None
         except (BadRequest, Forbidden) as exc:
             # The log channel is gone or the bot may not post there: say so, keep the rest.
             log.warning("messages refused by their chat", extra={"error": type(exc).__name__})
-            self._next[chat_id] = time.monotonic() + self.interval
-            await asyncio.to_thread(self.store.messages_done, used, "failed")
-            return
+            outcome = "failed"
         except TelegramError as exc:
             log.warning("messages not posted yet", extra={"error": type(exc).__name__})
-            self._next[chat_id] = time.monotonic() + max(self.interval, RETRY_LATER)
-            return
-        self._next[chat_id] = time.monotonic() + self.interval
-        await asyncio.to_thread(self.store.messages_done, used, "sent")
+            wait, outcome = max(self.interval, RETRY_LATER), None
+        self._next[chat_id] = time.monotonic() + wait
+        if outcome is not None:
+            await asyncio.to_thread(self.store.messages_done, used, outcome)
 
 
 class SightingRecorder:
