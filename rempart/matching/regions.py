@@ -40,6 +40,7 @@ from rempart.signals import QUALITY_FLOOR
 from rempart.signals.regions import (
     FACE_REGIONS,
     MAX_REFERENCE_REGIONS,
+    WHOLE,
     ZOOM_TARGETS,
     Box,
     QueryImage,
@@ -83,7 +84,6 @@ _ALL = "all"
 _FACE_RATIOS = tuple(big / small for small in FACE_REGIONS for big in FACE_REGIONS if big > small)
 _FACE_BOX_TOLERANCE = 3e-4
 _TARGET_OF_BOX = {box: name for name, box in ZOOM_TARGETS.items()}
-_WHOLE: Box = (0.0, 0.0, 1.0, 1.0)
 # The largest radius of any lookup: what the false-match model's seed term rests on.
 SEED_RADIUS = max(radius for lookups in SEED_LOOKUPS.values() for _, radius in lookups)
 PAIR_RADIUS = 40
@@ -326,7 +326,7 @@ def reference_targets(signature: RegionalSignature) -> list[str | None]:
     for number, region in enumerate(signature.regions):
         if found[number] is None and face[number]:
             found[number] = "face"
-        elif found[number] is None and (region.box == _WHOLE or not layout_box(region.box)):
+        elif found[number] is None and (region.box == WHOLE or not layout_box(region.box)):
             found[number] = "pair"
     return found
 
@@ -337,7 +337,7 @@ def _face_regions(boxes: NDArray[np.float64]) -> NDArray[np.bool_]:
     face = np.zeros(len(boxes), dtype=bool)
     if len(boxes) < 2:
         return face
-    whole = np.all(boxes == _WHOLE, axis=1)
+    whole = np.all(boxes == WHOLE, axis=1)
     centre = (boxes[:, :2] + boxes[:, 2:]) / 2
     half = (boxes[:, 2:] - boxes[:, :2]) / 2
     for ratio in _FACE_RATIOS:

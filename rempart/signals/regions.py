@@ -43,6 +43,8 @@ from rempart.signals._faces import detect_faces
 from rempart.signals.pdq import QUALITY_FLOOR, PdqHash, pdq_hash
 
 Box = tuple[float, float, float, float]
+# The whole image, as a normalised box.
+WHOLE: Box = (0.0, 0.0, 1.0, 1.0)
 
 # Anchors are refined by cornerSubPix with a 5-pixel half window, which needs an image of at
 # least 2 * 5 + 5 pixels each way; smaller images get no anchor pairs.
@@ -311,7 +313,7 @@ def _pdq_quality(luma: NDArray[np.float32]) -> NDArray[np.int64]:
     return np.minimum(total // 90, 100)
 
 
-def grid(n: int, frame: Box = (0.0, 0.0, 1.0, 1.0)) -> list[Box]:
+def grid(n: int, frame: Box = WHOLE) -> list[Box]:
     """The n x n tiles of ``frame``, row by row from the top left."""
     x0, y0, x1, y1 = frame
     w, h = (x1 - x0) / n, (y1 - y0) / n
@@ -468,7 +470,7 @@ def compute_regional_signature(rgb: NDArray[np.uint8]) -> RegionalSignature:
     the same signature.
     """
     canvas = _Canvas(rgb)
-    boxes: list[Box] = [(0.0, 0.0, 1.0, 1.0)]
+    boxes: list[Box] = [WHOLE]
     for face in detect_faces(canvas.grey)[:MAX_REFERENCE_FACES]:
         boxes += [grow(face, growth) for growth in FACE_REGIONS]
     boxes += grid(3)
@@ -496,8 +498,7 @@ def compute_query_regions(rgb: NDArray[np.uint8]) -> QueryImage:
     of pairs of its 24 strongest anchors (any crop). About 300-400 regions; only queries pay.
     """
     canvas = _Canvas(rgb)
-    whole: Box = (0.0, 0.0, 1.0, 1.0)
-    coarse = [whole, *grid(3), *grid(4)]
+    coarse = [WHOLE, *grid(3), *grid(4)]
     probes = canvas.query_regions([*coarse, *_upper_band()[4:]])
     probes += canvas.query_regions(coarse, mirrored=True, kind="mirror")
     content = canvas.content
@@ -642,9 +643,7 @@ def layout_box(box: Box) -> bool:
 
 
 # The boxes of the reference's layout that do not depend on the image (quantised).
-_FIXED_BOXES = frozenset(
-    quantise_box(box) for box in [(0.0, 0.0, 1.0, 1.0), *grid(3), *grid(4), *_upper_band()]
-)
+_FIXED_BOXES = frozenset(quantise_box(box) for box in [WHOLE, *grid(3), *grid(4), *_upper_band()])
 # Within this of its exact value, a quantised coordinate is taken for it (3 rounding units; a
 # column's predicted edge, from a width and a margin, within one such per column of the grid).
 _LAYOUT_TOLERANCE = 3.0 / BOX_SCALE
