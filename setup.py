@@ -1,4 +1,5 @@
-"""Builds the C kernels of rempart.index; everything else about the package is in pyproject.toml."""
+"""Builds the C kernels of rempart.index and rempart.signals; everything else about the package
+is in pyproject.toml."""
 
 from setuptools import Extension, setup
 
@@ -8,6 +9,11 @@ setup(
             "rempart.index._kernels",
             sources=["rempart/index/_kernels.c"],
             extra_compile_args=["-O3"],
-        )
+        ),
+        Extension(
+            "rempart.signals._tiles",
+            sources=["rempart/signals/_tiles.c"],
+            extra_compile_args=["-O3"],
+        ),
     ]
 )
