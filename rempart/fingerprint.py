@@ -19,7 +19,7 @@ from rempart.isolation import FORKSERVER, Isolated
 from rempart.media import MediaLimits, VideoLimits, sniff_video_format
 from rempart.signals import Signal, compute_image_signals, compute_video_signals
 from rempart.signals.compute import ImageSignals, VideoSignals
-from rempart.signals.regions import QueryImage, RegionalSignature
+from rempart.signals.regions import QueryImage
 
 VIDEO_CONTAINERS = frozenset({"mp4", "mov", "3gp", "matroska", "webm", "avi"})
 ANIMATION_CONTAINERS = frozenset({"gif", "webp"})
@@ -28,24 +28,29 @@ _SNIFF_BYTES = 64
 
 @dataclass(frozen=True, slots=True)
 class Fingerprint:
-    """The signals of one piece of media and what it is (the pixels are gone)."""
+    """The signals of one piece of media and what it is (the pixels are gone).
+
+    ``queries`` holds what to match, one per signal: a photo's query regions (derivative
+    matching, with the pixels they re-hash) stand at the place of their regional signature.
+    ``signals`` gives that signature itself, built only when asked for (some 300 regions as
+    objects: the HTTP API returns them, the bot never needs them).
+    """
 
     kind: str  # image | animation | video
     format: str
     width: int
     height: int
-    signals: list[Signal]
-    # Query-side regions of a photo (derivative matching), with the pixels they re-hash.
-    query_regions: QueryImage | None = None
+    queries: list[Signal | QueryImage]
 
-    def queries(self) -> list[Signal | QueryImage]:
-        """What to match, one per signal: the query regions stand in for their signature."""
+    @property
+    def signals(self) -> list[Signal]:
         return [
-            self.query_regions
-            if self.query_regions is not None and isinstance(signal, RegionalSignature)
-            else signal
-            for signal in self.signals
+            query.signature if isinstance(query, QueryImage) else query for query in self.queries
         ]
+
+    @property
+    def query_regions(self) -> QueryImage | None:
+        return next((query for query in self.queries if isinstance(query, QueryImage)), None)
 
 
 class Fingerprinter:
@@ -84,18 +89,18 @@ class Fingerprinter:
         container = sniff_video_format(data[:_SNIFF_BYTES])
         if container in VIDEO_CONTAINERS:
             video = self._video(data)
-            return Fingerprint("video", video.format, video.width, video.height, video.signals())
+            return Fingerprint(
+                "video", video.format, video.width, video.height, list(video.signals())
+            )
         image = self._image(data)
-        signals = image.signals()
+        queries: list[Signal | QueryImage] = list(image.signals())
         if image.query_regions is not None:
-            signals.append(image.query_regions.signature)
+            queries.append(image.query_regions)
         kind = "image"
         if container in ANIMATION_CONTAINERS and image.frame_count > 1:
-            signals.append(self._video(data).vpdq)
+            queries.append(self._video(data).vpdq)
             kind = "animation"
-        return Fingerprint(
-            kind, image.format, image.width, image.height, signals, image.query_regions
-        )
+        return Fingerprint(kind, image.format, image.width, image.height, queries)
 
     def _image(self, data: bytes) -> ImageSignals:
         if not self._workers:

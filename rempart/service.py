@@ -287,7 +287,7 @@ class Service:
         """Hash uploaded bytes in memory (never stored, never logged), then match every signal."""
         media = self.fingerprint(data)
         del data
-        return MediaMatch(media, self.match(principal, media.queries()))
+        return MediaMatch(media, self.match(principal, media.queries))
 
     def _result(self, match: BankMatch, principal: Principal, now: float) -> MatchResult:
         payload = {

@@ -44,7 +44,7 @@ from rempart.signals.regions import (
     ZOOM_TARGETS,
     Box,
     QueryImage,
-    QueryRegion,
+    QueryProbes,
     RegionalSignature,
     layout_box,
     zoom_target,
@@ -209,27 +209,23 @@ class RegionMatcher:
         :class:`QueryImage` computed from pixels, which also allows verification by re-hashing.
         """
         if isinstance(query, QueryImage):
-            probes = [p for p in query.probes if p.region.hash.quality >= QUALITY_FLOOR]
+            arrays = query.arrays
             image: QueryImage | None = query
         else:
-            probes = [
-                QueryRegion(region, kind=_posted_kind(region.box))
-                for region in query.regions
-                if region.hash.quality >= QUALITY_FLOOR
-            ]
+            arrays = _posted_probes(query)
             image = None
-        if not probes or not self._references:
+        usable = np.flatnonzero(arrays.quality >= QUALITY_FLOOR)
+        if not len(usable) or not self._references:
             return []
-        packed = np.frombuffer(
-            b"".join(probe.region.hash.bits for probe in probes), dtype=np.uint8
-        ).reshape(-1, 32)
-        seed_probes, seed_ids = self._seeds(probes, packed)
+        packed = np.ascontiguousarray(arrays.bits[usable])
+        kinds = [arrays.kinds[number] for number in usable.tolist()]
+        seed_probes, seed_ids = self._seeds(kinds, packed)
         if not len(seed_ids):
             return []
         seed_refs = seed_ids >> _SLOT_BITS
-        weights = 1.0 / _references_per_probe(seed_probes, seed_refs, len(probes))
-        query_boxes = np.array([probe.region.box for probe in probes], dtype=np.float64)
-        mirrored = np.array([probe.mirrored for probe in probes], dtype=bool)
+        weights = 1.0 / _references_per_probe(seed_probes, seed_refs, len(usable))
+        query_boxes = arrays.boxes[usable]
+        mirrored = arrays.mirrored[usable]
         words = packed.view(np.uint64)
         candidates: list[tuple[int, _Agreement]] = []
         for ref_id in np.unique(seed_refs).tolist():
@@ -273,12 +269,12 @@ class RegionMatcher:
         return found
 
     def _seeds(
-        self, probes: list[QueryRegion], packed: NDArray[np.uint8]
+        self, kinds: Sequence[str], packed: NDArray[np.uint8]
     ) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
         """(probe number, index id) of every seed hit, one index search per lookup."""
         numbers: list[NDArray[np.int64]] = [np.zeros(0, dtype=np.int64)]
         ids: list[NDArray[np.int64]] = [np.zeros(0, dtype=np.int64)]
-        for (name, radius), members in seed_plan(probes).items():
+        for (name, radius), members in seed_plan(kinds).items():
             rows = np.asarray(members, dtype=np.int64)
             hits = self._indexes[name].range_search(packed[rows], radius)
             numbers.append(rows[hits.query_no])
@@ -286,19 +282,31 @@ class RegionMatcher:
         return np.concatenate(numbers), np.concatenate(ids)
 
 
-def seed_plan(probes: Sequence[QueryRegion]) -> dict[tuple[str, int], list[int]]:
-    """Which probes (by position) are looked up in which index (``"all"`` or a name of
-    :data:`TARGETS`) within which radius, as :data:`SEED_LOOKUPS` says."""
+def seed_plan(kinds: Sequence[str]) -> dict[tuple[str, int], list[int]]:
+    """Which probes (by position; ``kinds`` gives each one's kind) are looked up in which index
+    (``"all"`` or a name of :data:`TARGETS`) within which radius, as :data:`SEED_LOOKUPS` says."""
     plan: dict[tuple[str, int], list[int]] = {}
     pairs = 0
-    for number, probe in enumerate(probes):
-        if probe.kind == "pair":
+    for number, kind in enumerate(kinds):
+        if kind == "pair":
             pairs += 1
             if pairs > MAX_SEED_PAIRS:
                 continue
-        for lookup in SEED_LOOKUPS.get(probe.kind, ()):
+        for lookup in SEED_LOOKUPS.get(kind, ()):
             plan.setdefault(lookup, []).append(number)
     return plan
+
+
+def _posted_probes(signature: RegionalSignature) -> QueryProbes:
+    """A signature posted without pixels as probes, each region's kind read off its box."""
+    regions = signature.regions
+    return QueryProbes(
+        np.frombuffer(b"".join(r.hash.bits for r in regions), dtype=np.uint8).reshape(-1, 32),
+        np.array([r.hash.quality for r in regions], dtype=np.int64),
+        np.array([r.box for r in regions], dtype=np.float64).reshape(-1, 4),
+        np.zeros(len(regions), dtype=bool),
+        tuple(_posted_kind(r.box) for r in regions),
+    )
 
 
 def _posted_kind(box: Box) -> str:

@@ -237,31 +237,68 @@ class QueryRegion:
     kind: str = "layout"
 
 
+@dataclass(frozen=True, slots=True)
+class QueryProbes:
+    """A query's regions as arrays, in one order: what the matcher reads (no object per region).
+
+    ``bits`` (n, 32) ``uint8`` hashes in the order of their hex form, ``quality`` (n,),
+    ``boxes`` (n, 4) quantised like :func:`quantise_box` (a mirrored region's in the mirror
+    image), ``mirrored`` (n,) and ``kinds`` (see :class:`QueryRegion`).
+    """
+
+    bits: NDArray[np.uint8]
+    quality: NDArray[np.int64]
+    boxes: NDArray[np.float64]
+    mirrored: NDArray[np.bool_]
+    kinds: tuple[str, ...]
+
+    def __len__(self) -> int:
+        return len(self.kinds)
+
+    @classmethod
+    def join(cls, parts: Sequence[QueryProbes]) -> QueryProbes:
+        return cls(
+            np.concatenate([part.bits for part in parts]).reshape(-1, 32),
+            np.concatenate([part.quality for part in parts]).astype(np.int64),
+            np.concatenate([part.boxes for part in parts]).reshape(-1, 4),
+            np.concatenate([part.mirrored for part in parts]).astype(bool),
+            tuple(kind for part in parts for kind in part.kinds),
+        )
+
+    def regions(self) -> list[QueryRegion]:
+        """The same regions as objects (a signature's wire form, tests, the evaluation)."""
+        return [
+            QueryRegion(Region(PdqHash(bits, quality), quantise_box(box)), flip, kind)
+            for bits, quality, box, flip, kind in zip(
+                (row.tobytes() for row in self.bits),
+                self.quality.tolist(),
+                self.boxes.tolist(),
+                self.mirrored.tolist(),
+                self.kinds,
+                strict=True,
+            )
+        ]
+
+
 class QueryImage:
     """The regions of an image being checked, plus its working pixels for re-hashing.
 
-    Built by :func:`compute_query_regions`. ``signature`` is what a client that keeps its
-    pixels would post; :meth:`hash_box` lets the matcher hash the boxes a first match predicts.
+    Built by :func:`compute_query_regions`. ``arrays`` is what the matcher reads, ``probes``
+    the same regions as objects and ``signature`` what a client that keeps its pixels would
+    post; :meth:`hash_box` lets the matcher hash the boxes a first match predicts. Pickled as
+    its arrays and pixels: a hashing pool hands every photo's query back to the bot's process.
     """
 
-    def __init__(self, canvas: _Canvas, probes: Sequence[QueryRegion]) -> None:
+    def __init__(self, canvas: _Canvas, arrays: QueryProbes) -> None:
         self._canvas = canvas
-        self.probes = tuple(probes)
+        self.arrays = arrays
 
     def __reduce__(self) -> tuple[Any, ...]:
-        """Pickled as a few flat fields: a hashing pool hands every photo's query back to the
-        bot's process, and some 300 probes pickled object by object cost ten times as much."""
-        return (
-            _restore_query,
-            (
-                self._canvas,
-                b"".join(probe.region.hash.bits for probe in self.probes),
-                bytes(probe.region.hash.quality for probe in self.probes),
-                [probe.region.box for probe in self.probes],
-                bytes(probe.mirrored for probe in self.probes),
-                [probe.kind for probe in self.probes],
-            ),
-        )
+        return (QueryImage, (self._canvas, self.arrays))
+
+    @cached_property
+    def probes(self) -> tuple[QueryRegion, ...]:
+        return tuple(self.arrays.regions())
 
     @property
     def signature(self) -> RegionalSignature:
@@ -275,25 +312,7 @@ class QueryImage:
         """:meth:`hash_box` of many boxes at once (one batch: cheaper per box)."""
         if mirrored:
             boxes = [mirror(box) for box in boxes]
-        return self._canvas.hash_many(boxes, mirrored)
-
-
-def _restore_query(
-    canvas: _Canvas,
-    bits: bytes,
-    qualities: bytes,
-    boxes: list[Box],
-    mirrored: bytes,
-    kinds: list[str],
-) -> QueryImage:
-    """The :class:`QueryImage` that :meth:`QueryImage.__reduce__` flattened."""
-    probes = [
-        QueryRegion(Region(PdqHash(bits[32 * n : 32 * n + 32], quality), box), bool(flip), kind)
-        for n, (quality, box, flip, kind) in enumerate(
-            zip(qualities, boxes, mirrored, kinds, strict=True)
-        )
-    ]
-    return QueryImage(canvas, probes)
+        return _hashes(*self._canvas.hash_many(boxes, mirrored))
 
 
 def check_box(box: Box) -> None:
@@ -319,16 +338,25 @@ def pdq_of_tiles(luma: NDArray[np.float32]) -> list[PdqHash]:
     float32 as in the C++ reference); on 2,000 tiles of the shared photos every hash and
     quality equalled ``pdqhash.compute`` of the same tile, at a fifteenth of its cost.
     """
+    return _hashes(*_tile_hashes(luma))
+
+
+def _tile_hashes(luma: NDArray[np.float32]) -> tuple[NDArray[np.uint8], NDArray[np.int64]]:
+    """:func:`pdq_of_tiles` as arrays: hashes (n, 32) in the order of their hex form, and
+    qualities (n,)."""
     count = len(luma)
     if not count:
-        return []
+        return np.zeros((0, 32), dtype=np.uint8), np.zeros(0, dtype=np.int64)
     coefficients = (_DCT @ luma @ _DCT.T).reshape(count, 256)
     median = np.partition(coefficients, 127, axis=1)[:, 127:128]
     # Bit i * 16 + j is coefficient (i, j); the hex form starts with bit 255.
     packed = np.packbits((coefficients > median)[:, ::-1], axis=1)
+    return packed, _pdq_quality(luma)
+
+
+def _hashes(bits: NDArray[np.uint8], quality: NDArray[np.int64]) -> list[PdqHash]:
     return [
-        PdqHash(bits.tobytes(), quality)
-        for bits, quality in zip(packed, _pdq_quality(luma).tolist(), strict=True)
+        PdqHash(row.tobytes(), value) for row, value in zip(bits, quality.tolist(), strict=True)
     ]
 
 
@@ -374,6 +402,10 @@ def mirror(box: Box) -> Box:
     return (1.0 - box[2], box[1], 1.0 - box[0], box[3])
 
 
+# What a pickled canvas leaves behind (see _Canvas.__getstate__).
+_UNPICKLED = frozenset({"luma", "grey"})
+
+
 class _Canvas:
     """The working copy of an image, from which every region is cut and hashed."""
 
@@ -391,10 +423,11 @@ class _Canvas:
         self.content = _content_box(self.grey)
 
     def __getstate__(self) -> dict[str, Any]:
-        """Pickled without the luma cache: a query image crosses a process boundary when a
-        hashing pool computes it, the float luma is larger than the pixels, and
-        :meth:`hash_many` recomputes it where it is needed."""
-        return {name: value for name, value in self.__dict__.items() if name != "luma"}
+        """Pickled without the luma cache and the grey copy: a query image crosses a process
+        boundary when a hashing pool computes it; the float luma is larger than the pixels and
+        :meth:`hash_many` recomputes it where it is needed, and the grey copy only served to
+        find faces, anchors and the frame, done by then."""
+        return {name: value for name, value in self.__dict__.items() if name not in _UNPICKLED}
 
     def mostly_border(self, box: Box) -> bool:
         """Whether more than :data:`MAX_BORDER_SHARE` of ``box`` lies on a uniform border.
@@ -453,15 +486,17 @@ class _Canvas:
         rgb = self.rgb.astype(np.float32)
         return np.asarray(cv2.transform(rgb, _LUMA), dtype=np.float32)
 
-    def hash_many(self, boxes: Sequence[Box], mirrored: bool = False) -> list[PdqHash]:
+    def hash_many(
+        self, boxes: Sequence[Box], mirrored: bool = False
+    ) -> tuple[NDArray[np.uint8], NDArray[np.int64]]:
         """The query side's hashes of many boxes (in this image's coordinates; ``mirrored``:
-        of the mirror image's tiles, flipped after cutting).
+        of the mirror image's tiles, flipped after cutting), as :func:`_tile_hashes` gives them.
 
         Each tile is the luma of the working copy resampled to 64x64 with area interpolation
         (all the reductions in one call of ``rempart/signals/_tiles.c``, which equals OpenCV's
         INTER_AREA to float rounding at a fifth of its cost from Python; the few boxes under 64
         pixels, which OpenCV enlarges linearly, by ``cv2.resize``), then hashed by
-        :func:`pdq_of_tiles`. The reference side resamples the RGB tile and
+        :func:`pdq_of_tiles`'s arrays. The reference side resamples the RGB tile and
         rounds it to 8 bits before taking the luma; resampling the luma directly skips that
         rounding and costs a third of the time. Measured on the shared photos: the two hashes
         of a query region differ by 0.85 bits on average (p99: 12, from boxes whose edges
@@ -483,21 +518,30 @@ class _Canvas:
             )
         if mirrored:
             tiles = tiles[:, :, ::-1]
-        return pdq_of_tiles(tiles)
+        return _tile_hashes(tiles)
 
     def query_regions(
         self, boxes: Iterable[Box], mirrored: bool = False, kind: str = "layout"
-    ) -> list[QueryRegion]:
+    ) -> QueryProbes:
         """Hash the boxes the query way (see :meth:`hash_many`); keep those above the quality
-        floor. Mirrored regions get their box in mirror coordinates."""
+        floor. Mirrored regions get their box in mirror coordinates. Boxes are quantised as
+        :func:`quantise_box` does (half to even, then divided: the same floats)."""
         kept = [box for box in boxes if not self.mostly_border(box)]
-        return [
-            QueryRegion(
-                Region(value, quantise_box(mirror(box) if mirrored else box)), mirrored, kind
+        bits, quality = self.hash_many(kept, mirrored)
+        good = quality >= QUALITY_FLOOR
+        edges = np.asarray(kept, dtype=np.float64).reshape(-1, 4)[good]
+        if mirrored:
+            edges = np.stack(
+                [1.0 - edges[:, 2], edges[:, 1], 1.0 - edges[:, 0], edges[:, 3]], axis=1
             )
-            for box, value in zip(kept, self.hash_many(kept, mirrored), strict=True)
-            if value.quality >= QUALITY_FLOOR
-        ]
+        count = int(good.sum())
+        return QueryProbes(
+            bits[good],
+            quality[good],
+            np.rint(edges * BOX_SCALE) / BOX_SCALE,
+            np.full(count, mirrored),
+            (kind,) * count,
+        )
 
 
 def compute_regional_signature(rgb: NDArray[np.uint8]) -> RegionalSignature:
@@ -543,29 +587,40 @@ def compute_query_regions(rgb: NDArray[np.uint8]) -> QueryImage:
     """
     canvas = _Canvas(rgb)
     coarse = [WHOLE, *grid(3), *grid(4)]
-    probes = canvas.query_regions([*coarse, *_upper_band()[4:]])
-    probes += canvas.query_regions(coarse, mirrored=True, kind="mirror")
+    parts = [canvas.query_regions([*coarse, *_upper_band()[4:]])]
+    parts.append(canvas.query_regions(coarse, mirrored=True, kind="mirror"))
     content = canvas.content
     if content is not None:
-        probes += canvas.query_regions(
-            [content, *grid(3, content), *grid(4, content)], kind="border"
+        parts.append(
+            canvas.query_regions([content, *grid(3, content), *grid(4, content)], kind="border")
         )
     faces = detect_faces(canvas.grey)[:MAX_QUERY_FACES]
-    probes += canvas.query_regions(
-        [box for face in faces for factor in FACE_REGIONS for box in _jittered(grow(face, factor))],
-        kind="face",
+    parts.append(
+        canvas.query_regions(
+            [
+                box
+                for face in faces
+                for factor in FACE_REGIONS
+                for box in _jittered(grow(face, factor))
+            ],
+            kind="face",
+        )
     )
     for name, target in ZOOM_TARGETS.items():
         if name == "centre":
             ladder = _zoom_ladder([target], ZOOM_STEP, MAX_ZOOM, MIN_ZOOM)
         else:
             ladder = _zoom_ladder([target], BAND_ZOOM_STEP, BAND_MAX_ZOOM)
-        probes += canvas.query_regions(ladder, kind=f"zoom-{name}")
-    probes += canvas.query_regions(
-        _zoom_ladder([grid(4)[i] for i in (5, 6, 9, 10)], ZOOM_STEP, MAX_ZOOM), kind="zoom-4x4"
+        parts.append(canvas.query_regions(ladder, kind=f"zoom-{name}"))
+    parts.append(
+        canvas.query_regions(
+            _zoom_ladder([grid(4)[i] for i in (5, 6, 9, 10)], ZOOM_STEP, MAX_ZOOM), kind="zoom-4x4"
+        )
     )
-    probes += canvas.query_regions(_pair_boxes(_anchors(canvas.grey, QUERY_ANCHORS)), kind="pair")
-    return QueryImage(canvas, probes)
+    parts.append(
+        canvas.query_regions(_pair_boxes(_anchors(canvas.grey, QUERY_ANCHORS)), kind="pair")
+    )
+    return QueryImage(canvas, QueryProbes.join(parts))
 
 
 def _upper_band() -> list[Box]:
@@ -754,6 +809,8 @@ def _border_depth(lines: NDArray[np.int16], limit: int) -> int:
     if limit < 1 or len(lines) <= limit + 2:
         return 0
     colour = int(np.median(lines[0]))
+    if np.percentile(np.abs(lines[0] - colour), 95) > BORDER_TOLERANCE:
+        return 0  # the outermost line is no border: most photos, decided on one line
     deviation = np.abs(lines[: limit + 3] - colour)
     uniform = np.percentile(deviation[:limit], 95, axis=1) <= BORDER_TOLERANCE
     if uniform.all():
