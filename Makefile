@@ -11,13 +11,13 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-# setup.py and the C sources: pip install -e compiles rempart/index/_kernels.c and
-# rempart/signals/_tiles.c.
-$(VENV)/.installed-run: pyproject.toml setup.py rempart/index/_kernels.c rempart/signals/_tiles.c | $(BIN)/python
+# setup.py and the C sources: pip install -e compiles rempart/index/_kernels.c,
+# rempart/signals/_pdq.c and rempart/signals/_tiles.c.
+$(VENV)/.installed-run: pyproject.toml setup.py rempart/index/_kernels.c rempart/signals/_pdq.c rempart/signals/_tiles.c | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e .
 	touch $@
 
-$(VENV)/.installed-dev: pyproject.toml setup.py rempart/index/_kernels.c rempart/signals/_tiles.c | $(BIN)/python
+$(VENV)/.installed-dev: pyproject.toml setup.py rempart/index/_kernels.c rempart/signals/_pdq.c rempart/signals/_tiles.c | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $@ $(VENV)/.installed-run
 

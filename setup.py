@@ -11,6 +11,12 @@ setup(
             extra_compile_args=["-O3"],
         ),
         Extension(
+            "rempart.signals._pdq",
+            sources=["rempart/signals/_pdq.c"],
+            # The hash must be the reference's bits: no fused multiply-adds.
+            extra_compile_args=["-O3", "-ffp-contract=off"],
+        ),
+        Extension(
             "rempart.signals._tiles",
             sources=["rempart/signals/_tiles.c"],
             extra_compile_args=["-O3"],

@@ -41,7 +41,7 @@ from numpy.typing import NDArray
 from rempart.errors import InvalidSignal
 from rempart.signals import _tiles
 from rempart.signals._faces import detect_faces
-from rempart.signals.pdq import QUALITY_FLOOR, PdqHash, pdq_hash
+from rempart.signals.pdq import DCT_MATRIX, QUALITY_FLOOR, PdqHash, bits_of, pdq_hash
 
 Box = tuple[float, float, float, float]
 # The whole image, as a normalised box.
@@ -107,19 +107,8 @@ MAX_BORDER = 0.25
 MAX_BORDER_SHARE = 0.1
 EDGE_SHARE = 0.5
 
-# PDQ's luma weights (Rec. 601), as the C++ reference takes them, and its 16 x 64 DCT matrix
-# (rows 1-16 of the 64-point DCT-II, scaled by sqrt(2 / 64)).
+# PDQ's luma weights (Rec. 601), as the C++ reference takes them.
 _LUMA = np.array([[0.299, 0.587, 0.114]], dtype=np.float32)
-_DCT = (
-    np.sqrt(2.0 / REGION_SIDE)
-    * np.cos(
-        np.pi
-        / 2.0
-        / REGION_SIDE
-        * np.arange(1, 17)[:, None]
-        * (2 * np.arange(REGION_SIDE)[None, :] + 1)
-    )
-).astype(np.float32)
 
 _FORMAT = b"RGN"
 _VERSION = 1
@@ -347,11 +336,8 @@ def _tile_hashes(luma: NDArray[np.float32]) -> tuple[NDArray[np.uint8], NDArray[
     count = len(luma)
     if not count:
         return np.zeros((0, 32), dtype=np.uint8), np.zeros(0, dtype=np.int64)
-    coefficients = (_DCT @ luma @ _DCT.T).reshape(count, 256)
-    median = np.partition(coefficients, 127, axis=1)[:, 127:128]
-    # Bit i * 16 + j is coefficient (i, j); the hex form starts with bit 255.
-    packed = np.packbits((coefficients > median)[:, ::-1], axis=1)
-    return packed, _pdq_quality(luma)
+    coefficients = (DCT_MATRIX @ luma @ DCT_MATRIX.T).reshape(count, 256)
+    return bits_of(coefficients), _pdq_quality(luma)
 
 
 def _hashes(bits: NDArray[np.uint8], quality: NDArray[np.int64]) -> list[PdqHash]:

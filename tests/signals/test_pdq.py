@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import numpy as np
+import pdqhash
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
+from PIL import Image
 
 from rempart.errors import InvalidSignal
 from rempart.signals import (
+    DIHEDRAL_NAMES,
     MATCH_THRESHOLD,
     QUALITY_FLOOR,
     ExactHash,
@@ -18,9 +21,11 @@ from rempart.signals import (
     md5_of,
     pack_hex,
     parse_signal,
+    pdq_dihedral,
     pdq_hash,
     sha256_of,
 )
+from tests.conftest import PHOTOS
 from tests.media.images import textured
 
 hex_hashes = st.binary(min_size=32, max_size=32).map(bytes.hex)
@@ -109,3 +114,38 @@ def test_pdq_refuses_what_is_not_an_rgb_array() -> None:
         pdq_hash(np.zeros((10, 10), dtype=np.uint8))
     with pytest.raises(ValueError):
         pdq_hash(np.zeros((10, 10, 3), dtype=np.float32))  # type: ignore[arg-type]
+
+
+# --- rempart's PDQ kernel against the reference bindings, bit for bit ------------------------
+
+
+def reference_pdq(rgb: np.ndarray) -> tuple[list[bytes], int]:
+    """The eight hashes and the quality from the ``pdqhash`` bindings of Meta's C++."""
+    vectors, quality = pdqhash.compute_dihedral(np.ascontiguousarray(rgb))
+    return [np.packbits(np.asarray(v, dtype=np.uint8)).tobytes() for v in vectors], int(quality)
+
+
+def assert_same_as_reference(rgb: np.ndarray) -> None:
+    bits, quality = reference_pdq(rgb)
+    ours = pdq_dihedral(rgb)
+    assert [ours[name].bits for name in DIHEDRAL_NAMES] == bits, rgb.shape
+    assert {h.quality for h in ours.values()} == {quality}
+    assert pdq_hash(rgb) == ours["original"]
+
+
+def test_photos_hash_to_the_references_bits() -> None:
+    for path in sorted(PHOTOS.glob("*.jpg"))[:40]:
+        rgb = np.asarray(Image.open(path).convert("RGB"))
+        assert_same_as_reference(rgb)
+        # At the size Telegram sends phone photos (the filters' windows grow with the size).
+        assert_same_as_reference(np.asarray(Image.fromarray(rgb).resize((1280, 960))))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 400), st.integers(1, 400), st.integers(0, 2**32 - 1))
+def test_any_size_hashes_to_the_references_bits(height: int, width: int, seed: int) -> None:
+    # Noise, and flat arrays (every DCT coefficient near zero: the bits hang on float rounding),
+    # down to the reference's minimum side (below 5 pixels: the zero hash, quality 0).
+    rng = np.random.default_rng(seed)
+    assert_same_as_reference(rng.integers(0, 256, (height, width, 3), dtype=np.uint8))
+    assert_same_as_reference(np.full((height, width, 3), seed % 256, dtype=np.uint8))
