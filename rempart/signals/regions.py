@@ -241,9 +241,6 @@ class QueryProbes:
     mirrored: NDArray[np.bool_]
     kinds: tuple[str, ...]
 
-    def __len__(self) -> int:
-        return len(self.kinds)
-
     @classmethod
     def join(cls, parts: Sequence[QueryProbes]) -> QueryProbes:
         return cls(
