@@ -15,7 +15,9 @@
  *     running float sum divided by the number of samples in the (edge-clipped) window; then the
  *     64 x 64 samples at ((i + 0.5) * rows / 64, (j + 0.5) * cols / 64), truncated;
  *   - the 16 x 64 then 16 x 16 products with the DCT matrix, float sums over k in order.
- * Compiled with -ffp-contract=off: a fused multiply-add would round differently.
+ * Compiled with -ffp-contract=off: a fused multiply-add would round differently. The median,
+ * the bits, the quality and the reference's zero hash for a side under 5 pixels are left to
+ * rempart/signals/pdq.py.
  *
  * Only the CPython buffer protocol is used (no NumPy headers), as in rempart/index/_kernels.c.
  */
