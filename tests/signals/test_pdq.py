@@ -149,3 +149,17 @@ def test_any_size_hashes_to_the_references_bits(height: int, width: int, seed: i
     rng = np.random.default_rng(seed)
     assert_same_as_reference(rng.integers(0, 256, (height, width, 3), dtype=np.uint8))
     assert_same_as_reference(np.full((height, width, 3), seed % 256, dtype=np.uint8))
+
+
+def test_hashing_from_many_threads_gives_the_serial_answers() -> None:
+    # The kernel keeps one pair of work buffers between calls, taken and given back atomically:
+    # threads that hash at once (the service's pool) must not share it.
+    from concurrent.futures import ThreadPoolExecutor
+
+    rng = np.random.default_rng(3)
+    sizes = rng.integers(5, 700, size=(24, 2)).tolist()
+    images = [rng.integers(0, 256, (h, w, 3), dtype=np.uint8) for h, w in sizes]
+    serial = [pdq_hash(image) for image in images]
+    with ThreadPoolExecutor(6) as pool:
+        for _ in range(3):
+            assert list(pool.map(pdq_hash, images)) == serial
