@@ -156,6 +156,15 @@ def bits_of(coefficients: NDArray[np.float32]) -> NDArray[np.uint8]:
     return np.packbits((coefficients > median)[:, ::-1], axis=1)
 
 
+def quality_of(buffers: NDArray[np.float32]) -> NDArray[np.int64]:
+    """PDQ's quality of 64x64 luma buffers, shape (n, 64, 64): the sum of
+    |trunc((u - v) * 100 / 255)| over vertical and horizontal neighbours (float32, as the
+    reference computes it), divided by 90, at most 100 (in C: ``rempart/signals/_tiles.c``)."""
+    quality = np.empty(len(buffers), dtype=np.int64)
+    tile_quality(np.ascontiguousarray(buffers, dtype=np.float32), quality)
+    return quality
+
+
 def _reduce(rgb: NDArray[np.uint8]) -> tuple[NDArray[np.float32], int]:
     """The 16x16 DCT of PDQ's 64x64 buffer of ``rgb``, and the buffer's quality."""
     if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
@@ -166,9 +175,7 @@ def _reduce(rgb: NDArray[np.uint8]) -> tuple[NDArray[np.float32], int]:
         return dct, 0
     buffer = np.empty((64, 64), dtype=np.float32)
     reduce_whole(np.ascontiguousarray(rgb), height, width, DCT_MATRIX, buffer, dct)
-    quality = np.empty(1, dtype=np.int64)
-    tile_quality(buffer, quality)
-    return dct, int(quality[0])
+    return dct, int(quality_of(buffer[None])[0])
 
 
 def hamming_hex(a: str, b: str) -> int:

@@ -41,7 +41,14 @@ from numpy.typing import NDArray
 from rempart.errors import InvalidSignal
 from rempart.signals import _tiles
 from rempart.signals._faces import detect_faces
-from rempart.signals.pdq import DCT_MATRIX, QUALITY_FLOOR, PdqHash, bits_of, pdq_hash
+from rempart.signals.pdq import (
+    DCT_MATRIX,
+    QUALITY_FLOOR,
+    PdqHash,
+    bits_of,
+    pdq_hash,
+    quality_of,
+)
 
 Box = tuple[float, float, float, float]
 # The whole image, as a normalised box.
@@ -334,22 +341,13 @@ def _tile_hashes(luma: NDArray[np.float32]) -> tuple[NDArray[np.uint8], NDArray[
     if not count:
         return np.zeros((0, 32), dtype=np.uint8), np.zeros(0, dtype=np.int64)
     coefficients = (DCT_MATRIX @ luma @ DCT_MATRIX.T).reshape(count, 256)
-    return bits_of(coefficients), _pdq_quality(luma)
+    return bits_of(coefficients), quality_of(luma)
 
 
 def _hashes(bits: NDArray[np.uint8], quality: NDArray[np.int64]) -> list[PdqHash]:
     return [
         PdqHash(row.tobytes(), value) for row, value in zip(bits, quality.tolist(), strict=True)
     ]
-
-
-def _pdq_quality(luma: NDArray[np.float32]) -> NDArray[np.int64]:
-    """PDQ's quality of each tile: the sum of |trunc((u - v) * 100 / 255)| over vertical and
-    horizontal neighbours (float32, as the reference computes it), divided by 90, at most 100
-    (in C: ``rempart/signals/_tiles.c``)."""
-    quality = np.empty(len(luma), dtype=np.int64)
-    _tiles.tile_quality(np.ascontiguousarray(luma, dtype=np.float32), quality)
-    return quality
 
 
 def grid(n: int, frame: Box = WHOLE) -> list[Box]:
