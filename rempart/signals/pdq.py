@@ -2,7 +2,7 @@
 
 The reduction of the image to PDQ's 64x64 buffer and 16x16 DCT is ``rempart/signals/_pdq.c``:
 the reference's float operations in the reference's order, so the bits are the reference's
-(checked against the ``pdqhash`` bindings in the tests), four times as fast at 1280 px
+(checked against the ``pdqhash`` bindings in the tests), five times as fast at 1280 px
 (docs/decisions.md).
 
 Two images are "near" when the Hamming distance between their hashes is at most
