@@ -1,17 +1,21 @@
 /* Hot loops of the query side of rempart.signals.regions: many boxes of one luma image resampled
  * to 64x64 tiles, and PDQ's quality of many tiles.
  *
- * A query hashes some 300 boxes of one 512-pixel working copy. OpenCV's resize costs about 37 us
- * a box from Python (its weight tables are rebuilt and its threads started on every call), more
- * than the resampling itself; here the boxes go in one call, without the GIL.
+ * A query hashes some 300 boxes of one 512-pixel working copy: through cv2.resize, 37 us a box,
+ * a quarter of a query's hashing. A straight port of OpenCV's loop, all boxes in one call, was
+ * only 10% faster (the work is the resampling, not the calls); what pays is the order of the
+ * work: the input rows weighted down into the 64 output rows first (a contiguous inner loop that
+ * vectorises), then each output row's columns weighted across, four rows at a time (independent
+ * sums instead of one chain of dependent adds): 14 us a box.
  *
  * The resampling is OpenCV's INTER_AREA for a reduction (box at least 64 pixels each way): each
  * output pixel is the mean of the input area it covers, border pixels weighted by the fraction
  * of them inside, with OpenCV's weight tables (computeResizeAreaTab: the same cell bounds, the
- * same 1e-3 tolerance, float weights) and its order of float accumulation (each input row summed
- * across, then the rows weighted down), so the tiles equal cv2.resize's to float rounding.
- * Boxes smaller than 64 pixels either way are left untouched: OpenCV enlarges them with linear
- * weights, and the caller resizes those few itself.
+ * same 1e-3 tolerance, float weights). OpenCV sums across first and down second; the other
+ * order changes the tiles by float rounding only (at most 1e-4 of a grey level; on 14,571
+ * boxes of the shared photos not one hash bit). Boxes smaller than 64 pixels either way are
+ * left untouched: OpenCV enlarges them with linear weights, and the caller resizes those few
+ * itself.
  *
  * Only the CPython buffer protocol is used (no NumPy headers), as in rempart/index/_kernels.c.
  */

@@ -475,7 +475,7 @@ class _Canvas:
 
         Each tile is the luma of the working copy resampled to 64x64 with area interpolation
         (all the reductions in one call of ``rempart/signals/_tiles.c``, which equals OpenCV's
-        INTER_AREA to float rounding at a fifth of its cost from Python; the few boxes under 64
+        INTER_AREA to float rounding at about a third of its cost; the few boxes under 64
         pixels, which OpenCV enlarges linearly, by ``cv2.resize``), then hashed by
         :func:`pdq_of_tiles`'s arrays. The reference side resamples the RGB tile and
         rounds it to 8 bits before taking the luma; resampling the luma directly skips that
