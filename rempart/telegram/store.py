@@ -163,13 +163,27 @@ class BotStore:
         return settings
 
     def claim_rights_notice(self, chat_id: int) -> bool:
-        """Mark the missing-rights notice as sent; False when it was sent already."""
+        """Mark the missing-rights notice as sent; False when it was sent already.
+
+        One conditional UPDATE decides: photos of one chat are processed at once, and a read
+        then a write let two of them both find the notice unsent (both databases re-check the
+        condition under the row's write lock).
+        """
 
         def claim(session: Session) -> ChatSettings | None:
             row = _chat_row(session, chat_id)
-            if row.rights_notice_sent:
+            claimed = session.execute(
+                update(TelegramChat)
+                .where(
+                    TelegramChat.chat_id == chat_id,
+                    TelegramChat.rights_notice_sent.is_(False),
+                )
+                .values(rights_notice_sent=True)
+                .execution_options(synchronize_session=False)
+            )
+            if claimed.rowcount != 1:  # type: ignore[attr-defined]
                 return None
-            row.rights_notice_sent = True
+            session.refresh(row)
             return _settings(row)
 
         settings = self._retrying(claim)

@@ -3,6 +3,7 @@ concurrency, sightings released only once their action is done, the message outb
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -90,3 +91,21 @@ def test_chat_settings_persist_and_count(store: BotStore) -> None:
     settings = fresh.chat(-1001)
     assert (settings.policy, settings.log_chat_id, settings.language) == ("delete_ban", -2002, "ko")
     assert fresh.counts(-1001).checked == 3
+
+
+def test_the_missing_rights_notice_is_claimed_once_under_concurrency(store: BotStore) -> None:
+    # Several photos of a chat where the bot lacks rights, processed at once: one notice only.
+    # The claim was a read then a write; two items could both read "not sent" (seen in CI).
+    for chat_id in range(-1100, -1116, -1):
+        store.update_chat(chat_id, policy="delete")  # a known chat: its row exists
+        barrier = threading.Barrier(8)
+
+        def claim(chat: int = chat_id, start: threading.Barrier = barrier) -> bool:
+            start.wait()
+            return store.claim_rights_notice(chat)
+
+        with ThreadPoolExecutor(8) as pool:
+            claims = list(pool.map(lambda _: claim(), range(8)))
+        assert claims.count(True) == 1, chat_id
+        assert store.chat(chat_id).rights_notice_sent
+        assert not store.claim_rights_notice(chat_id)
