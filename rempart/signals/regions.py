@@ -259,10 +259,11 @@ class QueryProbes:
         )
 
     def regions(self) -> list[QueryRegion]:
-        """The same regions as objects (a signature's wire form, tests, the evaluation)."""
+        """The same regions as objects (a signature's wire form, tests, the evaluation); the
+        boxes are quantised already."""
         return [
-            QueryRegion(Region(PdqHash(bits, quality), quantise_box(box)), flip, kind)
-            for bits, quality, box, flip, kind in zip(
+            QueryRegion(Region(PdqHash(bits, quality), (x0, y0, x1, y1)), flip, kind)
+            for bits, quality, (x0, y0, x1, y1), flip, kind in zip(
                 (row.tobytes() for row in self.bits),
                 self.quality.tolist(),
                 self.boxes.tolist(),
