@@ -26,15 +26,16 @@ from rempart.index.mih import MihIndex
 BRUTE_FORCE_LIMIT = 1024
 
 
-def new_index(expected_size: int | None = None) -> HammingIndex:
-    """An empty index suited to ``expected_size`` hashes (unknown: it may grow large).
+def new_index(expected_size: int | None = None, *, radius: int | None = None) -> HammingIndex:
+    """An empty index suited to ``expected_size`` hashes (unknown: it may grow large), searched
+    mostly within ``radius`` bits when the caller knows it (see ``MihIndex``).
 
     ``BruteForceIndex`` when the caller knows the set stays under ``BRUTE_FORCE_LIMIT``,
     ``MihIndex`` otherwise.
     """
     if expected_size is not None and expected_size <= BRUTE_FORCE_LIMIT:
         return BruteForceIndex()
-    return MihIndex()
+    return MihIndex(radius=radius)
 
 
 def grown(index: HammingIndex) -> HammingIndex:

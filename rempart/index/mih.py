@@ -29,6 +29,7 @@ from rempart.index import _kernels
 from rempart.index.base import (
     DEFAULT_MAX_DISTANCE,
     HASH_BYTES,
+    MAX_DISTANCE,
     RangeHits,
     check_hashes,
     check_queries,
@@ -74,13 +75,25 @@ class MihIndex:
 
     ``threads`` caps the threads one ``range_search`` call uses for a large batch (default:
     the CPUs this process may run on; set 1 in a service that runs one worker process per
-    core). Results are sorted by query, then distance, then id.
+    core). ``radius``, when most searches use one radius, plans the segments' tables for it
+    (``plan_for_radius``; searches at any radius stay exact); by default they follow
+    ``plan_tables``, measured for PDQ's 31 bits with little memory for directories. Results are
+    sorted by query, then distance, then id.
     """
 
-    def __init__(self, *, buffer_limit: int = BUFFER_LIMIT, threads: int | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        buffer_limit: int = BUFFER_LIMIT,
+        threads: int | None = None,
+        radius: int | None = None,
+    ) -> None:
         if buffer_limit < 1:
             raise ValueError("buffer_limit must be positive")
+        if radius is not None and not 0 <= radius <= MAX_DISTANCE:
+            raise ValueError(f"radius must be 0-{MAX_DISTANCE}")
         self.buffer_limit = buffer_limit
+        self.radius = radius
         self.threads = threads if threads is not None else _threads_available()
         self._segments: list[Segment] = []
         self._buffer_ids = np.zeros(0, dtype=np.int64)
@@ -108,7 +121,7 @@ class MihIndex:
         self._buffer_ids = np.concatenate([self._buffer_ids, ids])
         self._buffer_hashes = np.concatenate([self._buffer_hashes, hashes])
         if len(self._buffer_ids) >= self.buffer_limit:
-            self._segments.append(Segment.build(self._buffer_ids, self._buffer_hashes))
+            self._segments.append(self._build(self._buffer_ids, self._buffer_hashes))
             self._buffer_ids = np.zeros(0, dtype=np.int64)
             self._buffer_hashes = np.zeros((0, HASH_BYTES), dtype=np.uint8)
             self._merge()
@@ -128,7 +141,7 @@ class MihIndex:
         for number, segment in enumerate(self._segments):
             count += segment.remove(ids)
             if len(segment) and segment.removed > TOMBSTONE_SHARE * segment.stored_ids:
-                self._segments[number] = Segment.build(*segment.entries())
+                self._segments[number] = self._build(*segment.entries())
         self._segments = [segment for segment in self._segments if len(segment)]
         self._merge()
         return count
@@ -203,6 +216,7 @@ class MihIndex:
                 arrays[f"segment{number}/{name}"] = array
         meta = {
             "buffer_limit": self.buffer_limit,
+            "radius": self.radius,
             "segments": [segment.meta() for segment in self._segments],
         }
         write_snapshot(path, KIND, meta, arrays)
@@ -215,7 +229,11 @@ class MihIndex:
         """
         snapshot = read_snapshot(path, KIND)
         try:
-            index = cls(buffer_limit=int(snapshot.meta["buffer_limit"]))
+            radius = snapshot.meta.get("radius")
+            index = cls(
+                buffer_limit=int(snapshot.meta["buffer_limit"]),
+                radius=None if radius is None else int(radius),
+            )
             ids, hashes = snapshot.arrays["buffer/ids"], snapshot.arrays["buffer/hashes"]
             index._buffer_ids, index._buffer_hashes = check_hashes(ids, hashes)
             for number, segment_meta in enumerate(snapshot.meta["segments"]):
@@ -250,8 +268,11 @@ class MihIndex:
             older_ids, older_hashes = older.entries()
             newer_ids, newer_hashes = newer.entries()
             segments.append(
-                Segment.build(
+                self._build(
                     np.concatenate([older_ids, newer_ids]),
                     np.concatenate([older_hashes, newer_hashes]),
                 )
             )
+
+    def _build(self, ids: NDArray[np.int64], hashes: NDArray[np.uint8]) -> Segment:
+        return Segment.build(ids, hashes, radius=self.radius)

@@ -103,6 +103,39 @@ def plan_tables(
     return tuple(tables)
 
 
+# Bucket sizes an index planned for a radius may choose among (plan_for_radius): smaller buckets
+# cost directory memory (4 / 2^bucket_log bytes per hash and table) and save postings reads.
+PLANNED_BUCKET_LOGS = (2, 3, 4)
+
+
+def plan_for_radius(rows: int, radius: int) -> tuple[TableGeometry, ...]:
+    """The tables that make searches within ``radius`` cheapest on ``rows`` hashes: the table
+    count (8-16) and bucket size (:data:`PLANNED_BUCKET_LOGS`) of least expected cache misses
+    (``_probe_cost``), fewer tables and larger buckets (less memory) on a tie.
+
+    For an index searched mostly at one radius other than the default plan's 31 (the region
+    matcher's lookups at 24 and 28 bits): measured on its 100 k-reference indexes, 28-bit
+    lookups among 1.1 M anchor-pair regions went from 52 to 36 us (14 tables instead of 13,
+    buckets of 8 instead of 16) and 24-bit lookups among 4.4 M regions from 37-41 to 28-30 us
+    (buckets of 4); docs/index.md.
+    """
+    plans = [
+        plan_tables(rows, count, bucket_log)
+        for count in range(MIN_TABLES, _MOST_PLANNED + 1)
+        for bucket_log in sorted(PLANNED_BUCKET_LOGS, reverse=True)
+    ]
+    return min(plans, key=lambda tables: expected_misses(tables, radius, rows))
+
+
+def expected_misses(tables: tuple[TableGeometry, ...], radius: int, rows: int) -> float:
+    """Expected cache misses of one search within ``radius`` (``_probe_cost`` of each table)."""
+    return sum(
+        _probe_cost(table, table_radius, rows)
+        for table, table_radius in zip(tables, table_radii(tables, radius), strict=True)
+        if table_radius >= 0
+    )
+
+
 def table_radii(tables: tuple[TableGeometry, ...], max_distance: int) -> list[int]:
     """Per-table search radius that cannot miss a hash within ``max_distance`` (-1: skip).
 
@@ -131,14 +164,9 @@ def _probe_cost(table: TableGeometry, radius: int, rows: int) -> float:
     return 2 * buckets + postings / 16 + candidates
 
 
-def probing_is_cheaper(tables: tuple[TableGeometry, ...], radii: list[int], rows: int) -> bool:
+def probing_is_cheaper(tables: tuple[TableGeometry, ...], max_distance: int, rows: int) -> bool:
     """Whether probing beats scanning every row, from the expected count of cache misses."""
-    misses = sum(
-        _probe_cost(table, radius, rows)
-        for table, radius in zip(tables, radii, strict=True)
-        if radius >= 0
-    )
-    return misses < SCAN_RATIO * rows
+    return expected_misses(tables, max_distance, rows) < SCAN_RATIO * rows
 
 
 def _stored_ids(ordered: NDArray[np.int64]) -> tuple[int, NDArray[Any]]:
@@ -188,10 +216,12 @@ class Segment:
         ids: NDArray[np.int64],
         hashes: NDArray[np.uint8],
         tables: tuple[TableGeometry, ...] | None = None,
+        radius: int | None = None,
     ) -> Segment:
         """Index ``hashes`` (n, 32) under their distinct ``ids``.
 
-        ``tables`` defaults to ``plan_tables(len(hashes))``.
+        ``tables`` defaults to ``plan_for_radius(len(hashes), radius)`` when the radius most
+        searches use is given, to ``plan_tables(len(hashes))`` otherwise.
         """
         ids = np.asarray(ids, dtype=np.int64)
         hashes = np.asarray(hashes, dtype=np.uint8)
@@ -203,7 +233,10 @@ class Segment:
         else:
             rows[...] = hashes
         hashes = rows
-        tables = tables if tables is not None else plan_tables(len(hashes))
+        if tables is None:
+            tables = (
+                plan_tables(len(hashes)) if radius is None else plan_for_radius(len(hashes), radius)
+            )
         directories: list[NDArray[np.uint32]] = []
         postings: list[NDArray[np.uint32]] = []
         for table in tables:
@@ -295,9 +328,9 @@ class Segment:
         return self._plans[max_distance]
 
     def _new_plan(self, max_distance: int) -> list[_kernels.TableSpec] | None:
-        radii = table_radii(self.tables, max_distance)
-        if not probing_is_cheaper(self.tables, radii, len(self.hashes)):
+        if not probing_is_cheaper(self.tables, max_distance, len(self.hashes)):
             return None
+        radii = table_radii(self.tables, max_distance)
         return [
             (t.start, t.key_bits, t.prefix_bits, radius, directory, posting)
             for t, radius, directory, posting in zip(

@@ -84,7 +84,8 @@ def default_kinds(index_factory: Callable[[], HammingIndex]) -> dict[str, Signal
         "md5": ExactKind(),
         "sha256": ExactKind(),
         "vpdq": VpdqKind(VideoMatcher(index_factory=index_factory)),
-        "regions": RegionsKind(RegionMatcher(index_factory())),
+        # The region matcher plans its indexes for its own lookup radii.
+        "regions": RegionsKind(RegionMatcher()),
     }
 
 

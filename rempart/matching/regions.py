@@ -27,6 +27,7 @@ regions, ``review`` with :data:`REVIEW_REGIONS`. A single region is never eviden
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -84,6 +85,14 @@ _ALL = "all"
 _FACE_RATIOS = tuple(big / small for small in FACE_REGIONS for big in FACE_REGIONS if big > small)
 _FACE_BOX_TOLERANCE = 3e-4
 _TARGET_OF_BOX = {box: name for name, box in ZOOM_TARGETS.items()}
+# Per index, the radius most of its lookups use (the layout's 24 for the index of all regions):
+# its tables are planned for that radius (MihIndex's ``radius``).
+PLANNED_RADIUS = {
+    name: Counter(
+        radius for lookups in SEED_LOOKUPS.values() for index, radius in lookups if index == name
+    ).most_common(1)[0][0]
+    for name in (_ALL, *TARGETS)
+}
 # The largest radius of any lookup: what the false-match model's seed term rests on.
 SEED_RADIUS = max(radius for lookups in SEED_LOOKUPS.values() for _, radius in lookups)
 PAIR_RADIUS = 40
@@ -132,6 +141,10 @@ class _Reference:
     usable: NDArray[np.bool_]
 
 
+def _planned_index(radius: int) -> HammingIndex:
+    return new_index(radius=radius)
+
+
 class RegionMatcher:
     """Reference signatures in a Hamming index; ``match`` finds the references a query derives from.
 
@@ -142,14 +155,16 @@ class RegionMatcher:
         self,
         index: HammingIndex | None = None,
         *,
-        index_factory: Callable[[], HammingIndex] = new_index,
+        index_factory: Callable[[int], HammingIndex] = _planned_index,
     ) -> None:
-        """``index`` holds every usable reference region (default: ``index_factory()``); one
+        """``index`` holds every usable reference region (default: from ``index_factory``); one
         more index per name of :data:`TARGETS`, from ``index_factory``, holds the regions that
-        are such targets (at most one a reference for a zoom target, nine for faces)."""
+        are such targets (at most one a reference for a zoom target, nine for faces).
+        ``index_factory`` is given the radius the index's lookups mostly use
+        (:data:`PLANNED_RADIUS`)."""
         self._indexes: dict[str, HammingIndex] = {
-            _ALL: index if index is not None else index_factory(),
-            **{name: index_factory() for name in TARGETS},
+            _ALL: index if index is not None else index_factory(PLANNED_RADIUS[_ALL]),
+            **{name: index_factory(PLANNED_RADIUS[name]) for name in TARGETS},
         }
         self._references: dict[int, _Reference] = {}
 

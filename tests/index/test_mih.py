@@ -80,22 +80,33 @@ steps = st.lists(
     ops=steps,
     buffer_limit=st.sampled_from([1, 8, 60, 10_000]),
     max_distance=radius,
+    planned=st.sampled_from([None, 0, 16, 24, 28, 45]),
     kernel=st.sampled_from(_kernels.kernel_names()),
 )
 def test_matches_the_oracle_through_adds_removes_and_a_reload(
-    seed: int, ops: list[tuple[str, int]], buffer_limit: int, max_distance: int, kernel: str
+    seed: int,
+    ops: list[tuple[str, int]],
+    buffer_limit: int,
+    max_distance: int,
+    planned: int | None,
+    kernel: str,
 ) -> None:
+    """Exact whatever radius the tables were planned for (``planned``) and searched at."""
     _kernels.use_kernel(kernel)
     try:
-        check_against_the_oracle(seed, ops, buffer_limit, max_distance)
+        check_against_the_oracle(seed, ops, buffer_limit, max_distance, planned)
     finally:
         _kernels.use_kernel(_kernels.kernel_names()[-1])
 
 
 def check_against_the_oracle(
-    seed: int, ops: list[tuple[str, int]], buffer_limit: int, max_distance: int
+    seed: int,
+    ops: list[tuple[str, int]],
+    buffer_limit: int,
+    max_distance: int,
+    planned: int | None = None,
 ) -> None:
-    model = Model(MihIndex(buffer_limit=buffer_limit, threads=1), seed)
+    model = Model(MihIndex(buffer_limit=buffer_limit, threads=1, radius=planned), seed)
     for op, count in ops:
         model.add(count) if op == "add" else model.remove(count)
     assert len(model.index) == len(model.live)
@@ -107,6 +118,7 @@ def check_against_the_oracle(
         path = Path(folder) / "bank.index"
         model.index.save(path)
         model.index = MihIndex.load(path)
+        assert model.index.radius == planned
         assert len(model.index) == len(model.live)
         assert list(model.index.range_search(queries, max_distance)) == model.expected(
             queries, max_distance
@@ -117,6 +129,12 @@ def check_against_the_oracle(
         assert list(model.index.range_search(queries, max_distance)) == model.expected(
             queries, max_distance
         )
+
+
+@pytest.mark.parametrize("radius", [-1, 64])
+def test_a_planned_radius_outside_0_63_is_refused(radius: int) -> None:
+    with pytest.raises(ValueError, match="radius must be 0-63"):
+        MihIndex(radius=radius)
 
 
 def test_large_batches_split_across_threads_give_the_same_hits() -> None:
