@@ -110,14 +110,13 @@ PLANNED_BUCKET_LOGS = (2, 3, 4)
 
 def plan_for_radius(rows: int, radius: int) -> tuple[TableGeometry, ...]:
     """The tables that make searches within ``radius`` cheapest on ``rows`` hashes: the table
-    count (8-16) and bucket size (:data:`PLANNED_BUCKET_LOGS`) of least expected cache misses
-    (``_probe_cost``), fewer tables and larger buckets (less memory) on a tie.
+    count (8-16) and bucket size (:data:`PLANNED_BUCKET_LOGS`) of fewest
+    :func:`expected_misses`, fewer tables and larger buckets (less memory) on a tie.
 
-    For an index searched mostly at one radius other than the default plan's 31 (the region
-    matcher's lookups at 24 and 28 bits): measured on its 100 k-reference indexes, 28-bit
-    lookups among 1.1 M anchor-pair regions went from 52 to 36 us (14 tables instead of 13,
-    buckets of 8 instead of 16) and 24-bit lookups among 4.4 M regions from 37-41 to 28-30 us
-    (buckets of 4); docs/index.md.
+    For an index searched mostly at one radius, such as the region matcher's at 24 and 28 bits:
+    measured on its 100 k-reference indexes, 28-bit lookups among 1.1 M anchor-pair regions
+    went from 50-53 to 32-37 us (14 tables instead of 13, buckets of 4 instead of 16) and
+    24-bit lookups among 4.4 M regions from 37-41 to 28-30 us (buckets of 4); docs/index.md.
     """
     plans = [
         plan_tables(rows, count, bucket_log)
