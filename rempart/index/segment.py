@@ -103,9 +103,10 @@ def plan_tables(
     return tuple(tables)
 
 
-# Bucket sizes an index planned for a radius may choose among (plan_for_radius): smaller buckets
-# cost directory memory (4 / 2^bucket_log bytes per hash and table) and save postings reads.
-PLANNED_BUCKET_LOGS = (2, 3, 4)
+# Bucket sizes an index planned for a radius may choose among (plan_for_radius), largest first:
+# smaller buckets cost directory memory (4 / 2^bucket_log bytes per hash and table) and save
+# postings reads.
+PLANNED_BUCKET_LOGS = (4, 3, 2)
 
 
 def plan_for_radius(rows: int, radius: int) -> tuple[TableGeometry, ...]:
@@ -121,7 +122,7 @@ def plan_for_radius(rows: int, radius: int) -> tuple[TableGeometry, ...]:
     plans = [
         plan_tables(rows, count, bucket_log)
         for count in range(MIN_TABLES, _MOST_PLANNED + 1)
-        for bucket_log in sorted(PLANNED_BUCKET_LOGS, reverse=True)
+        for bucket_log in PLANNED_BUCKET_LOGS
     ]
     return min(plans, key=lambda tables: expected_misses(tables, radius, rows))
 
