@@ -34,6 +34,7 @@ from PIL import Image, ImageDraw, ImageEnhance, ImageFont
 from rempart.index import new_index
 from rempart.matching.regions import (
     PAIR_RADIUS,
+    PLANNED_RADIUS,
     REMOVE_REGIONS,
     REVIEW_REGIONS,
     SEED_RADIUS,
@@ -444,7 +445,7 @@ def bench_matching(
     verification by re-hashing).
     """
     rng = np.random.default_rng(seed)
-    index = new_index()
+    index = new_index(radius=PLANNED_RADIUS["all"])  # as RegionMatcher() plans it in the service
     matcher = RegionMatcher(index)
     matcher.add_many(
         (ref_id, _scrambled(signatures[ref_id % len(signatures)], rng))
