@@ -9,6 +9,7 @@ from rempart.index.base import (
 from rempart.index.brute import BruteForceIndex
 from rempart.index.factory import BRUTE_FORCE_LIMIT, grown, load_index, new_index
 from rempart.index.mih import MihIndex
+from rempart.index.scan import near_pairs
 
 __all__ = [
     "BRUTE_FORCE_LIMIT",
@@ -20,5 +21,6 @@ __all__ = [
     "RangeHits",
     "grown",
     "load_index",
+    "near_pairs",
     "new_index",
 ]

@@ -25,7 +25,6 @@ import numpy as np
 from numpy.typing import NDArray
 
 from rempart.errors import InvalidIndexFile
-from rempart.index import _kernels
 from rempart.index.base import (
     DEFAULT_MAX_DISTANCE,
     HASH_BYTES,
@@ -38,7 +37,8 @@ from rempart.index.base import (
     sorted_hits,
 )
 from rempart.index.fileformat import read_snapshot, write_snapshot
-from rempart.index.segment import Hits, Segment
+from rempart.index.scan import Hits, near_pairs
+from rempart.index.segment import Segment
 
 KIND = "mih"
 # A scan of this many rows costs about what probing a segment of the same size does (9 us a
@@ -249,12 +249,8 @@ class MihIndex:
         return index
 
     def _scan_buffer(self, queries: NDArray[np.uint8], max_distance: int) -> Hits:
-        query_no, rows, distances = _kernels.scan(queries, self._buffer_hashes, max_distance)
-        return (
-            np.frombuffer(query_no, dtype=np.uint32).astype(np.int64),
-            self._buffer_ids[np.frombuffer(rows, dtype=np.uint32)],
-            np.frombuffer(distances, dtype=np.uint8).astype(np.int32),
-        )
+        query_no, rows, distances = near_pairs(queries, self._buffer_hashes, max_distance)
+        return query_no, self._buffer_ids[rows], distances
 
     def _contains_any(self, ids: NDArray[np.int64]) -> bool:
         if member_mask(ids, self._buffer_ids).any():

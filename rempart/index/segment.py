@@ -34,6 +34,7 @@ from numpy.typing import NDArray
 
 from rempart.index import _kernels
 from rempart.index.base import HASH_BYTES
+from rempart.index.scan import Hits, near_pairs
 
 HASH_BITS = 8 * HASH_BYTES
 # The kernel reads substrings of at most 32 bits (so 8 tables at least) and 32 tables at most.
@@ -60,8 +61,6 @@ BY_TABLE_ROWS = 1 << 20
 BY_TABLE_WORK = 1 << 26
 # Ids of a segment fit uint32 offsets from the smallest when they span less than this.
 _OFFSET_SPAN = 1 << 32
-
-Hits = tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int32]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -287,17 +286,17 @@ class Segment:
             by_table = size >= BY_TABLE_ROWS and len(queries) * size >= BY_TABLE_WORK
         first, stop = tables if tables is not None else (0, len(self.tables))
         if specs is None:
-            found = _kernels.scan(queries, self.hashes, max_distance)
+            query_no, rows, distances = near_pairs(queries, self.hashes, max_distance)
+            if tombstones is not None:
+                live = ~self._removed_rows(rows)
+                query_no, rows, distances = query_no[live], rows[live], distances[live]
         else:
             found = _kernels.search(
                 queries, self.hashes, max_distance, specs, tombstones, by_table, first, stop
             )
-        query_no = np.frombuffer(found[0], dtype=np.uint32).astype(np.int64)
-        rows = np.frombuffer(found[1], dtype=np.uint32).astype(np.int64)
-        distances = np.frombuffer(found[2], dtype=np.uint8).astype(np.int32)
-        if specs is None and tombstones is not None:
-            live = ~self._removed_rows(rows)
-            query_no, rows, distances = query_no[live], rows[live], distances[live]
+            query_no = np.frombuffer(found[0], dtype=np.uint32).astype(np.int64)
+            rows = np.frombuffer(found[1], dtype=np.uint32).astype(np.int64)
+            distances = np.frombuffer(found[2], dtype=np.uint8).astype(np.int32)
         return query_no, self._ids_at(rows), distances
 
     def table_shares(self, max_distance: int, parts: int) -> list[tuple[int, int]] | None:

@@ -36,7 +36,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from rempart.errors import InvalidSignal
-from rempart.index import HammingIndex, new_index
+from rempart.index import HammingIndex, near_pairs, new_index
 from rempart.signals import QUALITY_FLOOR
 from rempart.signals.regions import (
     FACE_REGIONS,
@@ -240,24 +240,22 @@ class RegionMatcher:
         seed_probes, seed_ids = self._seeds(kinds, packed)
         if not len(seed_ids):
             return []
-        seed_refs = seed_ids >> _SLOT_BITS
-        weights = 1.0 / _references_per_probe(seed_probes, seed_refs, len(usable))
+        seed_refs, seed_rank = np.unique(seed_ids >> _SLOT_BITS, return_inverse=True)
+        weights = 1.0 / _references_per_probe(seed_probes, seed_rank, len(seed_refs), len(usable))
         query_boxes = arrays.boxes[usable]
         mirrored = arrays.mirrored[usable]
-        words = packed.view(np.uint64)
         candidates: list[tuple[int, _Agreement]] = []
-        for ref_id in np.unique(seed_refs).tolist():
+        for ref_id in seed_refs.tolist():
             reference = self._references[ref_id]
-            distances = np.bitwise_count(words[:, None, :] ^ reference.words[None, :, :]).sum(
-                axis=2
-            )
-            probe, slot = np.nonzero((distances <= PAIR_RADIUS) & reference.usable[None, :])
+            probe, slot, distances = near_pairs(packed, reference.words.view(np.uint8), PAIR_RADIUS)
+            usable_slot = reference.usable[slot]
+            probe, slot, distances = probe[usable_slot], slot[usable_slot], distances[usable_slot]
             agreement = _agree(
                 query_boxes[probe],
                 mirrored[probe],
                 reference.boxes[slot],
                 slot,
-                distances[probe, slot],
+                distances,
                 weights[probe],
             )
             if agreement is not None:
@@ -303,16 +301,16 @@ class RegionMatcher:
 def seed_plan(kinds: Sequence[str]) -> dict[tuple[str, int], list[int]]:
     """Which probes (by position; ``kinds`` gives each one's kind) are looked up in which index
     (``"all"`` or a name of :data:`TARGETS`) within which radius, as :data:`SEED_LOOKUPS` says."""
-    plan: dict[tuple[str, int], list[int]] = {}
-    pairs = 0
+    positions: dict[str, list[int]] = {}
     for number, kind in enumerate(kinds):
-        if kind == "pair":
-            pairs += 1
-            if pairs > MAX_SEED_PAIRS:
-                continue
+        positions.setdefault(kind, []).append(number)
+    if "pair" in positions:
+        positions["pair"] = positions["pair"][:MAX_SEED_PAIRS]
+    plan: dict[tuple[str, int], list[int]] = {}
+    for kind, members in positions.items():
         for lookup in SEED_LOOKUPS.get(kind, ()):
-            plan.setdefault(lookup, []).append(number)
-    return plan
+            plan.setdefault(lookup, []).extend(members)
+    return {lookup: sorted(members) for lookup, members in plan.items()}
 
 
 def _posted_probes(signature: RegionalSignature) -> QueryProbes:
@@ -410,11 +408,12 @@ class _Agreement:
 
 
 def _references_per_probe(
-    probe: NDArray[np.int64], ref: NDArray[np.int64], count: int
+    probe: NDArray[np.int64], rank: NDArray[np.int64], refs: int, count: int
 ) -> NDArray[np.float64]:
-    """How many distinct references each query region hit (at least 1)."""
-    pairs = np.unique(np.stack([probe, ref]), axis=1)
-    return np.maximum(np.bincount(pairs[0], minlength=count), 1).astype(np.float64)
+    """How many distinct references each of ``count`` query regions hit (at least 1), from its
+    hits' references numbered 0 to ``refs`` - 1 (``rank``)."""
+    pairs = np.unique(probe * refs + rank)
+    return np.maximum(np.bincount(pairs // refs, minlength=count), 1).astype(np.float64)
 
 
 def transforms_of(query_boxes: NDArray[np.float64], ref_boxes: NDArray[np.float64]) -> NDArray:
@@ -473,14 +472,15 @@ def plausible(transforms: NDArray) -> NDArray[np.bool_]:
 
 def fit(query_boxes: NDArray[np.float64], ref_boxes: NDArray[np.float64]) -> Transform:
     """Least-squares per-axis scale and translation mapping reference boxes onto query boxes."""
-    fitted = []
-    for low, high in ((0, 2), (1, 3)):
-        ref = np.concatenate([ref_boxes[:, low], ref_boxes[:, high]])
-        qry = np.concatenate([query_boxes[:, low], query_boxes[:, high]])
-        design = np.stack([ref, np.ones_like(ref)], axis=1)
-        (scale, shift), *_ = np.linalg.lstsq(design, qry, rcond=None)
-        fitted += [float(scale), float(shift)]
-    return (fitted[0], fitted[1], fitted[2], fitted[3])
+    # Columns x and y, each box giving its low and high edge; x1 > x0 in every box, so the
+    # reference edges always vary and the closed form needs no guard.
+    ref = np.concatenate([ref_boxes[:, :2], ref_boxes[:, 2:]])
+    qry = np.concatenate([query_boxes[:, :2], query_boxes[:, 2:]])
+    ref_mean, qry_mean = ref.mean(axis=0), qry.mean(axis=0)
+    centred = ref - ref_mean
+    scale = (centred * (qry - qry_mean)).sum(axis=0) / (centred * centred).sum(axis=0)
+    shift = qry_mean - scale * ref_mean
+    return (float(scale[0]), float(shift[0]), float(scale[1]), float(shift[1]))
 
 
 def _agree(
@@ -488,7 +488,7 @@ def _agree(
     mirrored: NDArray[np.bool_],
     ref_boxes: NDArray[np.float64],
     slots: NDArray[np.int64],
-    distances: NDArray[np.int64],
+    distances: NDArray[np.int32],
     weights: NDArray[np.float64],
 ) -> _Agreement | None:
     """The transform most distinct reference regions agree on (RANSAC over every pair).
@@ -549,28 +549,32 @@ def _verify(image: QueryImage, reference: _Reference, agreement: _Agreement) -> 
     weights = dict(agreement.weights)
     distances = dict(agreement.distances)
     predicted = apply(agreement.transform, reference.boxes)
-    slots: list[int] = []
-    boxes: list[tuple[float, float, float, float]] = []
-    for slot in range(len(reference.boxes)):
-        box = _clipped(predicted[slot])
-        if slot not in weights and reference.usable[slot] and box is not None:
-            slots.append(slot)
-            boxes.append(box)
-    for slot, value in zip(slots, image.hash_boxes(boxes, agreement.mirrored), strict=True):
-        if value.quality < QUALITY_FLOOR:
-            continue
-        distance = int(
-            np.bitwise_count(value.packed().view(np.uint64) ^ reference.words[slot]).sum()
-        )
-        if distance <= VERIFY_RADIUS:
-            weights[slot] = 1.0
-            distances[slot] = distance
+    todo = _inside(predicted) & reference.usable
+    todo[list(weights)] = False
+    slots = np.flatnonzero(todo)
+    if not len(slots):
+        return agreement
+    boxes = [(x0, y0, x1, y1) for x0, y0, x1, y1 in np.clip(predicted[slots], 0.0, 1.0).tolist()]
+    values = image.hash_boxes(boxes, agreement.mirrored)
+    found = np.stack([value.packed() for value in values]).view(np.uint64)
+    distance = np.bitwise_count(found ^ reference.words[slots]).sum(axis=1)
+    quality = np.array([value.quality for value in values])
+    agree = (quality >= QUALITY_FLOOR) & (distance <= VERIFY_RADIUS)
+    for slot, value in zip(slots[agree].tolist(), distance[agree].tolist(), strict=True):
+        weights[slot] = 1.0
+        distances[slot] = value
     return _Agreement(agreement.transform, agreement.mirrored, weights, distances)
 
 
-def _clipped(box: NDArray[np.float64]) -> tuple[float, float, float, float] | None:
-    """A predicted box inside the image (1% overshoot clipped), or None."""
-    x0, y0, x1, y1 = box.tolist()
-    if x0 < -0.01 or y0 < -0.01 or x1 > 1.01 or y1 > 1.01 or x1 - x0 < 0.02 or y1 - y0 < 0.02:
-        return None
-    return (max(0.0, x0), max(0.0, y0), min(1.0, x1), min(1.0, y1))
+def _inside(boxes: NDArray[np.float64]) -> NDArray[np.bool_]:
+    """Which predicted boxes lie inside the image, up to a 1% overshoot (clipped when hashed),
+    at least 2% wide and high."""
+    x0, y0, x1, y1 = boxes.T
+    return (
+        (x0 >= -0.01)
+        & (y0 >= -0.01)
+        & (x1 <= 1.01)
+        & (y1 <= 1.01)
+        & (x1 - x0 >= 0.02)
+        & (y1 - y0 >= 0.02)
+    )
