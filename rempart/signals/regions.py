@@ -40,7 +40,7 @@ from numpy.typing import NDArray
 
 from rempart.errors import InvalidSignal
 from rempart.signals import _tiles
-from rempart.signals._faces import detect_faces
+from rempart.signals._faces import detect_faces, detect_query_faces
 from rempart.signals.pdq import (
     DCT_MATRIX,
     QUALITY_FLOOR,
@@ -576,7 +576,7 @@ def compute_query_regions(rgb: NDArray[np.uint8]) -> QueryImage:
         parts.append(
             canvas.query_regions([content, *grid(3, content), *grid(4, content)], kind="border")
         )
-    faces = detect_faces(canvas.grey)[:MAX_QUERY_FACES]
+    faces = detect_query_faces(canvas.grey)[:MAX_QUERY_FACES]
     parts.append(
         canvas.query_regions(
             [
