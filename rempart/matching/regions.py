@@ -6,9 +6,9 @@ Four steps per query (docs/derivatives.md gives the measurements behind each num
    regions, each kind where it aims and as far as it must reach (:func:`seed_plan`): the fixed
    layout within 24 bits of every reference region, its mirror within 16 and the layout inside
    a frame within 28; anchor pairs within 28 of the references' anchor-pair regions, face
-   regions within 32 of their face regions, and each tile of the zoom ladder within 28 of the
-   one reference tile it aims at (smaller indexes of their own, :data:`TARGETS`). A reference
-   hit once is a candidate.
+   regions within 32 of their face regions, and each tile of the zoom ladders within 28 (the
+   centre tile's finer ladder: 24) of the one reference tile it aims at (smaller indexes of
+   their own, :data:`TARGETS`). A reference hit once is a candidate.
 2. **Pairs.** All query regions are compared with all the candidate's regions; pairs within
    :data:`PAIR_RADIUS` bits count.
 3. **Geometric agreement.** Every (query box, reference box) pair predicts a per-axis scale and
@@ -59,6 +59,7 @@ Tier = Literal["remove", "review"]
 # index of one region per reference. Each radius is the smallest that kept the recall of the
 # all-at-28 plan on the variants it serves (docs/derivatives.md): the layout needs 24 for
 # squared crops, frames and anchor pairs 28 (a frame found a few pixels off, off-centre crops).
+# The centre tile's zoom ladder steps by 2%, so its lookups need only 24 bits.
 # Faces reach 32: where a fake keeps only the face (regen_face_kept), its two face regions lay
 # 29-32 bits from the reference's in 4 of 99 photos (the blended mask edge, the box found a few
 # pixels off), and 28 missed them; the face index is small, so this costs little.
@@ -70,7 +71,7 @@ SEED_LOOKUPS: dict[str, tuple[tuple[str, int], ...]] = {
     "border": (("all", 28),),
     "pair": (("pair", 28),),
     "face": (("face", 32),),
-    **{f"zoom-{name}": ((name, 28),) for name in ZOOM_TARGETS},
+    **{f"zoom-{name}": ((name, 24 if name == "centre" else 28),) for name in ZOOM_TARGETS},
     # A region of a signature posted without pixels, its kind unknown (zoom ladder boxes are
     # recognised by their geometry and looked up as such).
     "posted": (("all", 24),),
