@@ -31,10 +31,8 @@ import cv2
 import numpy as np
 from PIL import Image, ImageDraw, ImageEnhance, ImageFont
 
-from rempart.index import new_index
 from rempart.matching.regions import (
     PAIR_RADIUS,
-    PLANNED_RADIUS,
     REMOVE_REGIONS,
     REVIEW_REGIONS,
     SEED_RADIUS,
@@ -445,8 +443,7 @@ def bench_matching(
     verification by re-hashing).
     """
     rng = np.random.default_rng(seed)
-    index = new_index(radius=PLANNED_RADIUS["all"])  # as RegionMatcher() plans it in the service
-    matcher = RegionMatcher(index)
+    matcher = RegionMatcher()
     matcher.add_many(
         (ref_id, _scrambled(signatures[ref_id % len(signatures)], rng))
         if ref_id >= len(signatures)
@@ -461,6 +458,7 @@ def bench_matching(
             matcher.match(query)
             times.append((time.perf_counter() - started) * 1e3)
         medians.append(statistics.median(times))
+    index = matcher.indexes["all"]
     return medians[0], medians[1], type(index).__name__, len(index)
 
 

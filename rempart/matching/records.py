@@ -13,7 +13,6 @@ from typing import Literal
 
 import numpy as np
 
-from rempart.index import new_index
 from rempart.matching.regions import DerivativeMatch, RegionMatcher, Tier
 from rempart.matching.video import VideoMatcher
 from rempart.records import HashRecord
@@ -111,7 +110,7 @@ def match_records(
         if reference.vpdq is not None:
             videos.add(number, reference.vpdq)
     with_regions = [(n, r.regions) for n, r in enumerate(references) if r.regions is not None]
-    regional = RegionMatcher(new_index(sum(len(signature) for _, signature in with_regions)))
+    regional = RegionMatcher(sum(len(signature) for _, signature in with_regions))
     regional.add_many(with_regions)
 
     for query in queries:

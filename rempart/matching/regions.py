@@ -28,8 +28,9 @@ regions, ``review`` with :data:`REVIEW_REGIONS`. A single region is never eviden
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Literal
 
 import numpy as np
@@ -145,35 +146,33 @@ class _Reference:
     usable: NDArray[np.bool_]
 
 
-def _planned_index(radius: int) -> HammingIndex:
-    return new_index(radius=radius)
-
-
 class RegionMatcher:
     """Reference signatures in a Hamming index; ``match`` finds the references a query derives from.
 
     Not thread-safe for writes: the caller serialises ``add``/``remove`` against ``match``.
     """
 
-    def __init__(
-        self,
-        index: HammingIndex | None = None,
-        *,
-        index_factory: Callable[[int], HammingIndex] = _planned_index,
-    ) -> None:
-        """``index`` holds every usable reference region (default: from ``index_factory``); one
-        more index per name of :data:`TARGETS`, from ``index_factory``, holds the regions that
-        are such targets (at most one a reference for a zoom target, nine for faces).
-        ``index_factory`` is given the radius the index's lookups mostly use
-        (:data:`PLANNED_RADIUS`)."""
+    def __init__(self, expected_regions: int | None = None) -> None:
+        """One index holds every usable reference region, and one more per name of
+        :data:`TARGETS` the regions that are such targets (at most one a reference for a zoom
+        target, nine for faces), each planned for the radius its lookups mostly use
+        (:data:`PLANNED_RADIUS`). ``expected_regions``: how many regions the caller will add at
+        most, when it knows (a small set gets the simpler brute-force indexes, see
+        :func:`~rempart.index.new_index`)."""
         self._indexes: dict[str, HammingIndex] = {
-            _ALL: index if index is not None else index_factory(PLANNED_RADIUS[_ALL]),
-            **{name: index_factory(PLANNED_RADIUS[name]) for name in TARGETS},
+            name: new_index(expected_regions, radius=PLANNED_RADIUS[name])
+            for name in (_ALL, *TARGETS)
         }
         self._references: dict[int, _Reference] = {}
 
     def __len__(self) -> int:
         return len(self._references)
+
+    @property
+    def indexes(self) -> Mapping[str, HammingIndex]:
+        """The indexes by name (``"all"`` and :data:`TARGETS`), to measure them; read only:
+        writes go through :meth:`add_many` and :meth:`remove`."""
+        return MappingProxyType(self._indexes)
 
     def add(self, ref_id: int, signature: RegionalSignature) -> None:
         """Index a reference signature. Raises ``ValueError`` for a known or out-of-range id,

@@ -10,8 +10,10 @@ import pytest
 from PIL import Image, ImageDraw
 
 from rempart.errors import InvalidSignal
+from rempart.index import BruteForceIndex
 from rempart.matching.regions import (
     MAX_SEED_PAIRS,
+    PLANNED_RADIUS,
     REMOVE_REGIONS,
     REVIEW_REGIONS,
     SEED_LOOKUPS,
@@ -382,6 +384,16 @@ def test_reference_regions_are_indexed_under_the_target_they_are(
     # A photo without faces has no face regions, whatever its anchors' boxes.
     plain = compute_regional_signature(np.asarray(Image.open(PHOTOS / "img_0010.jpg")))
     assert "face" not in reference_targets(plain)
+
+
+def test_each_index_is_planned_for_its_lookups_radius_and_small_sets_are_scanned() -> None:
+    indexes = RegionMatcher().indexes
+    assert {name: index.radius for name, index in indexes.items()} == PLANNED_RADIUS  # type: ignore[attr-defined]
+    assert PLANNED_RADIUS["all"] == 24 and PLANNED_RADIUS["pair"] == 28
+    small = RegionMatcher(expected_regions=500).indexes
+    assert all(isinstance(index, BruteForceIndex) for index in small.values())
+    with pytest.raises(TypeError):
+        indexes["all"] = small["all"]  # type: ignore[index]
 
 
 def test_seed_plan_sends_each_kind_to_its_indexes_and_radii() -> None:
