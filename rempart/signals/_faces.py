@@ -27,7 +27,8 @@ MIN_NEIGHBORS = 4
 MIN_FACE_PIXELS = 24
 # The query side also takes faces that only 2 neighbouring windows confirm, after those the
 # reference's setting finds. In a fake that keeps the face, the blended mask edge weakens the
-# cascade's response: one face of 99 (regen_face_kept) was found with 3-4 windows and missed.
+# cascade's response: in one fake of 99 (regen_face_kept; its "face", a sign the cascade takes
+# for one, had 5+ windows in the original) 3-4 windows found it, and it was missed.
 # A false face on the query only adds a few lookups in the small face index (evidence still
 # needs regions agreeing on one transform); no other variant's recall changed (measured on both
 # folds: crops, off-centre crops, regen50 and its squared and cropped forms).
