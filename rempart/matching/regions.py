@@ -549,7 +549,7 @@ def _verify(image: QueryImage, reference: _Reference, agreement: _Agreement) -> 
     weights = dict(agreement.weights)
     distances = dict(agreement.distances)
     predicted = apply(agreement.transform, reference.boxes)
-    todo = _inside(predicted) & reference.usable
+    todo = _hashable(predicted) & reference.usable
     todo[list(weights)] = False
     slots = np.flatnonzero(todo)
     if not len(slots):
@@ -566,7 +566,7 @@ def _verify(image: QueryImage, reference: _Reference, agreement: _Agreement) -> 
     return _Agreement(agreement.transform, agreement.mirrored, weights, distances)
 
 
-def _inside(boxes: NDArray[np.float64]) -> NDArray[np.bool_]:
+def _hashable(boxes: NDArray[np.float64]) -> NDArray[np.bool_]:
     """Which predicted boxes lie inside the image, up to a 1% overshoot (clipped when hashed),
     at least 2% wide and high."""
     x0, y0, x1, y1 = boxes.T
