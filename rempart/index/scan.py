@@ -20,7 +20,12 @@ Hits = tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int32]]
 def near_pairs(queries: NDArray[np.uint8], hashes: NDArray[np.uint8], max_distance: int) -> Hits:
     """Pairs of ``queries`` (n, 32) and ``hashes`` (m, 32) within ``max_distance`` bits (0-63);
     rows number ``hashes``. Both arrays C-contiguous ``uint8``."""
-    query_no, rows, distances = _kernels.scan(queries, hashes, max_distance)
+    return decoded(_kernels.scan(queries, hashes, max_distance))
+
+
+def decoded(found: _kernels.Hits) -> Hits:
+    """A kernel's answer (uint32 query numbers and rows, uint8 distances, as bytes) as arrays."""
+    query_no, rows, distances = found
     return (
         np.frombuffer(query_no, dtype=np.uint32).astype(np.int64),
         np.frombuffer(rows, dtype=np.uint32).astype(np.int64),

@@ -34,7 +34,7 @@ from numpy.typing import NDArray
 
 from rempart.index import _kernels
 from rempart.index.base import HASH_BYTES
-from rempart.index.scan import Hits, near_pairs
+from rempart.index.scan import Hits, decoded, near_pairs
 
 HASH_BITS = 8 * HASH_BYTES
 # The kernel reads substrings of at most 32 bits (so 8 tables at least) and 32 tables at most.
@@ -291,12 +291,11 @@ class Segment:
                 live = ~self._removed_rows(rows)
                 query_no, rows, distances = query_no[live], rows[live], distances[live]
         else:
-            found = _kernels.search(
-                queries, self.hashes, max_distance, specs, tombstones, by_table, first, stop
+            query_no, rows, distances = decoded(
+                _kernels.search(
+                    queries, self.hashes, max_distance, specs, tombstones, by_table, first, stop
+                )
             )
-            query_no = np.frombuffer(found[0], dtype=np.uint32).astype(np.int64)
-            rows = np.frombuffer(found[1], dtype=np.uint32).astype(np.int64)
-            distances = np.frombuffer(found[2], dtype=np.uint8).astype(np.int32)
         return query_no, self._ids_at(rows), distances
 
     def table_shares(self, max_distance: int, parts: int) -> list[tuple[int, int]] | None:
